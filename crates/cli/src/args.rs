@@ -1,0 +1,76 @@
+//! Argument blocks shared by several subcommands.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use tarn_lake::{Lake, StoreOptions};
+use tarn_trust::keys::{PublicKey, SigningKeyPair};
+
+use crate::exit::InvalidInput;
+
+/// Where the lake is.
+#[derive(Debug, Clone, Args)]
+pub struct LakeArgs {
+    /// Lake location: a directory or file:// URL, memory://, s3://bucket/prefix, gs://bucket/prefix
+    /// or az://container/prefix. Cloud credentials come from the usual AWS_*, GOOGLE_* and
+    /// AZURE_* variables.
+    #[arg(long, env = "TARN_LAKE", default_value = "./tarn-lake", value_name = "URL")]
+    pub lake: String,
+
+    /// S3 endpoint override (MinIO, Ceph, R2, moto …); AWS_ENDPOINT_URL works too.
+    #[arg(long, env = "TARN_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// Allow plain-HTTP object-store endpoints.
+    #[arg(long, env = "TARN_ALLOW_HTTP")]
+    pub allow_http: bool,
+}
+
+impl LakeArgs {
+    pub fn open(&self) -> anyhow::Result<Lake> {
+        let opts = StoreOptions { s3_endpoint: self.s3_endpoint.clone(), allow_http: self.allow_http };
+        Ok(Lake::open(&self.lake, &opts)?)
+    }
+}
+
+/// A private signing key.
+#[derive(Debug, Clone, Args)]
+pub struct SigningKeyArgs {
+    /// Private key in cosign PEM format (see `tarn keys generate`).
+    #[arg(long, env = "TARN_KEY", value_name = "KEY")]
+    pub key: PathBuf,
+
+    /// Environment variable holding the key's password.
+    #[arg(long, default_value = "COSIGN_PASSWORD", value_name = "VAR")]
+    pub password_env: String,
+}
+
+impl SigningKeyArgs {
+    pub fn load(&self) -> anyhow::Result<SigningKeyPair> {
+        let pem = std::fs::read_to_string(&self.key)
+            .with_context(|| format!("cannot read private key {}", self.key.display()))?;
+        let password = std::env::var(&self.password_env).unwrap_or_default();
+        SigningKeyPair::from_pem(&pem, password.as_bytes()).with_context(|| {
+            format!("cannot load private key {} (password from ${})", self.key.display(), self.password_env)
+        })
+    }
+}
+
+pub fn load_public_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
+    paths
+        .iter()
+        .map(|p| {
+            let pem = std::fs::read_to_string(p).with_context(|| format!("cannot read public key {}", p.display()))?;
+            PublicKey::from_pem(&pem).with_context(|| format!("cannot load public key {}", p.display()))
+        })
+        .collect()
+}
+
+pub fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    crate::time::parse_time(s)
+}
+
+pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
+    InvalidInput(msg.into()).into()
+}

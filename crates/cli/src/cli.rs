@@ -1,0 +1,217 @@
+//! Command-line definitions: `tarn <noun> <verb>`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::args::{LakeArgs, SigningKeyArgs, parse_time_arg};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tarn",
+    version,
+    about = "Evidence lake and compliance reporting for Kubernetes fleets",
+    long_about = "Tarn evaluates Kubernetes workloads against policies (Pod Security Standards, …), keeps every \
+evaluation as a signed, hash-chained Parquet snapshot in object storage, and answers SQL over posture history.",
+    after_help = "Start with `tarn quickstart` to build and verify a demo lake in ./tarn-lake."
+)]
+pub struct Cli {
+    /// More logging (-v info, -vv debug); TARN_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a signed demo lake from bundled fixtures, verify it and print a posture summary.
+    #[command(after_help = "Example:\n  tarn quickstart --lake ./tarn-lake")]
+    Quickstart(QuickstartArgs),
+    /// Scan clusters and write signed snapshots.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Evaluate manifests against a framework without a lake (a policy tester).
+    #[command(after_help = "Examples:\n  tarn eval --framework pss-restricted deploy/\n  \
+kubectl get pods -A -o json > pods.json && tarn eval --framework pss-baseline@v1.29 --format jsonl pods.json")]
+    Eval(EvalArgs),
+    /// Verify, query and export the evidence in a lake.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QuickstartArgs {
+    /// Directory for the demo lake (must be empty or absent).
+    #[arg(long, default_value = "./tarn-lake", value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Directory with the demo fleet (defaults to the one bundled in the source tree).
+    #[arg(long, hide = true, env = "TARN_QUICKSTART_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Evaluate a cluster's inventory and commit one signed snapshot.
+    #[command(after_help = "Examples:\n  \
+kubectl get pods,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json > inv.json\n  \
+tarn agent scan --lake s3://evidence/tarn --cluster prod-eu-1 --group /acme/prod --inventory inv.json --key cosign.key\n  \
+tarn agent scan --cluster dev --inventory manifests/ --key cosign.key --at 2026-03-01T06:00:00Z")]
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Cluster name (lowercase letters, digits, '-', '.', '_').
+    #[arg(long, env = "TARN_CLUSTER")]
+    pub cluster: String,
+    /// Group path in the IAM hierarchy.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub group: String,
+    /// Inventory files or directories: `kubectl get -o json` output, YAML manifests.
+    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
+    #[command(flatten)]
+    pub key: SigningKeyArgs,
+    /// When the inventory was observed (default: now). RFC 3339 or YYYY-MM-DD.
+    #[arg(long, value_parser = parse_time_arg, value_name = "TIME")]
+    pub at: Option<DateTime<Utc>>,
+    /// Frameworks to evaluate (repeatable). Default: pss-baseline and pss-restricted at latest.
+    #[arg(long = "framework", value_name = "FRAMEWORK")]
+    pub frameworks: Vec<String>,
+    /// Agent identity recorded in the snapshot (default: tarn-agent@<hostname>).
+    #[arg(long, env = "TARN_AGENT_ID")]
+    pub agent_id: Option<String>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SummaryFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Framework: pss-baseline or pss-restricted, optionally @v1.N or @latest (repeatable).
+    #[arg(long = "framework", required = true, value_name = "FRAMEWORK")]
+    pub frameworks: Vec<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: EvalFormat,
+    /// Manifest files or directories.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EvalFormat {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Recompute every digest, check every signature and every log chain.
+    #[command(after_help = "Exit status: 0 only when everything verifies.\n\nExamples:\n  \
+tarn evidence verify --lake ./tarn-lake --key cosign.pub\n  \
+tarn evidence verify --lake s3://evidence/tarn --key cosign.pub --cluster prod-eu-1 --from 2026-03-01 --to 2026-04-01 --format json\n  \
+tarn evidence verify --key cosign.pub --witness audit-heads.json   # also detects rolled-back logs")]
+    Verify(VerifyArgs),
+    /// Run read-only SQL over the `evaluations` and `snapshots` tables.
+    #[command(after_help = "Examples:\n  \
+tarn evidence query \"select cluster, count(*) from evaluations where status = 'fail' group by cluster\"\n  \
+tarn evidence query --format csv \"select * from snapshots order by observed_at\"")]
+    Query(QueryArgs),
+    /// Export a snapshot's Sigstore bundle (and optionally its Parquet object) for
+    /// independent verification.
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Trusted public key(s) (cosign PEM). Without --key, the keys stored in the lake are used,
+    /// which proves integrity but not origin.
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// Only these clusters (repeatable).
+    #[arg(long = "cluster")]
+    pub clusters: Vec<String>,
+    /// Only hash objects observed at or after this time.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub from: Option<DateTime<Utc>>,
+    /// Only hash objects observed at or before this time.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub to: Option<DateTime<Utc>>,
+    /// Witness file with log heads from an earlier verification; checked, then updated on success.
+    #[arg(long, value_name = "FILE")]
+    pub witness: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+    pub format: String,
+    /// Memory limit for the query, in MiB.
+    #[arg(long, default_value_t = 2048, env = "TARN_QUERY_MEMORY_MB")]
+    pub memory_mb: usize,
+    /// Time limit for the query, in seconds.
+    #[arg(long, default_value_t = 300, env = "TARN_QUERY_TIMEOUT_SECS")]
+    pub timeout_secs: u64,
+    /// The SQL statement.
+    pub sql: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BundleArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Snapshot id.
+    #[arg(long)]
+    pub snapshot: String,
+    /// Where to write the bundle (`-` for stdout).
+    #[arg(long, default_value = "-")]
+    pub out: PathBuf,
+    /// Also copy the snapshot's Parquet object here.
+    #[arg(long, value_name = "FILE")]
+    pub object_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an ECDSA P-256 key pair in cosign's formats (password from $COSIGN_PASSWORD).
+    #[command(after_help = "Example:\n  COSIGN_PASSWORD=... tarn keys generate --output-prefix tarn\n  \
+writes tarn.key (encrypted, mode 0600) and tarn.pub")]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Writes <PREFIX>.key and <PREFIX>.pub.
+    #[arg(long, default_value = "cosign", value_name = "PREFIX")]
+    pub output_prefix: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// Environment variable holding the password (must be set; may be empty).
+    #[arg(long, default_value = "COSIGN_PASSWORD", value_name = "VAR")]
+    pub password_env: String,
+    /// scrypt cost exponent (tests only; default is cosign's 15).
+    #[arg(long, hide = true, default_value_t = 15)]
+    pub scrypt_log_n: u8,
+}

@@ -1,0 +1,145 @@
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tarn_eval::frameworks::{self, Framework};
+use tarn_eval::inventory::{self, Inventory};
+use tarn_lake::{SnapshotInput, SnapshotWriter, WrittenSnapshot};
+use tarn_model::{AgentInfo, ClusterName, GroupPath, SystemClock, TARN_VERSION};
+
+use crate::args::invalid;
+use crate::cli::{ScanArgs, SummaryFormat};
+use crate::exit;
+
+pub fn parse_frameworks(names: &[String]) -> anyhow::Result<Vec<Framework>> {
+    if names.is_empty() {
+        return Ok(Framework::defaults());
+    }
+    let mut out: Vec<Framework> = Vec::new();
+    for n in names {
+        let f: Framework = n.parse().map_err(|e: frameworks::UnknownFramework| invalid(e.to_string()))?;
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+pub fn default_agent_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("tarn-agent@{host}")
+}
+
+/// What one scan needs besides the inventory.
+pub struct ScanTarget<'a> {
+    pub cluster: &'a ClusterName,
+    pub group: &'a GroupPath,
+    pub frameworks: &'a [Framework],
+    pub agent_id: &'a str,
+    pub observed_at: DateTime<Utc>,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// Evaluates `inv` and commits one snapshot.
+pub async fn commit_scan(
+    writer: &mut SnapshotWriter<'_>,
+    inv: &Inventory,
+    t: &ScanTarget<'_>,
+) -> anyhow::Result<WrittenSnapshot> {
+    let rows = frameworks::evaluate_inventory(&inv.workloads, t.frameworks);
+    let input = SnapshotInput {
+        cluster: t.cluster.clone(),
+        group_path: t.group.clone(),
+        observed_at: t.observed_at,
+        evaluated_at: t.evaluated_at,
+        agent: AgentInfo { id: t.agent_id.to_string(), version: TARN_VERSION.to_string() },
+        policy_digest: frameworks::policy_digest(t.frameworks),
+        inventory_digest: inv.digest.clone(),
+        frameworks: t.frameworks.iter().map(ToString::to_string).collect(),
+    };
+    Ok(writer.write(input, rows).await?)
+}
+
+pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
+    let cluster: ClusterName = a.cluster.parse()?;
+    let group: GroupPath = a.group.parse()?;
+    let frameworks = parse_frameworks(&a.frameworks)?;
+    let now = Utc::now();
+    let observed_at = a.at.unwrap_or(now);
+    if observed_at > now {
+        return Err(invalid(format!("--at {observed_at} is in the future")));
+    }
+    let key = a.key.load()?;
+    let lake = a.lake.open()?;
+    let inv = inventory::read_paths(&a.inventory)?;
+    for p in &inv.problems {
+        eprintln!("warning: skipped {p}");
+    }
+    if inv.workloads.is_empty() && !inv.problems.is_empty() {
+        return Err(invalid(format!(
+            "no valid workloads in the inventory ({} documents skipped); nothing committed",
+            inv.problems.len()
+        )));
+    }
+    let agent_id = a.agent_id.unwrap_or_else(default_agent_id);
+    let clock = SystemClock;
+    let mut writer = SnapshotWriter::new(&lake, &key, &clock);
+    let target = ScanTarget {
+        cluster: &cluster,
+        group: &group,
+        frameworks: &frameworks,
+        agent_id: &agent_id,
+        observed_at,
+        evaluated_at: Utc::now(),
+    };
+    let written = commit_scan(&mut writer, &inv, &target).await?;
+    let r = &written.record;
+    match a.format {
+        SummaryFormat::Json => {
+            let v = json!({
+                "snapshot_id": r.snapshot_id,
+                "cluster": r.cluster,
+                "group_path": r.group_path,
+                "seq": written.commit.seq,
+                "log_entry": written.commit.path.to_string(),
+                "observed_at": r.observed_at,
+                "workloads": inv.workloads.len(),
+                "folded": inv.folded,
+                "skipped_documents": inv.problems.len(),
+                "ignored_kinds": inv.ignored_kinds,
+                "rows": r.row_count,
+                "status_counts": r.status_counts,
+                "object_path": r.object_path,
+                "object_sha256": r.object_sha256,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        SummaryFormat::Table => {
+            println!(
+                "Committed snapshot {} for cluster {} (group {}, log entry {})",
+                r.snapshot_id, r.cluster, r.group_path, written.commit.seq
+            );
+            println!(
+                "  observed {}  workloads {} ({} folded into controllers)  skipped documents {}",
+                r.observed_at.to_rfc3339(),
+                inv.workloads.len(),
+                inv.folded,
+                inv.problems.len()
+            );
+            println!(
+                "  rows {}: pass {}  fail {}  warn {}  skip {}  error {}",
+                r.row_count,
+                r.status_counts.pass,
+                r.status_counts.fail,
+                r.status_counts.warn,
+                r.status_counts.skip,
+                r.status_counts.error
+            );
+            println!("  object {} {}", r.object_path, r.object_sha256);
+        }
+    }
+    Ok(exit::OK)
+}

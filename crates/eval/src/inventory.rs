@@ -1,0 +1,466 @@
+//! Reading workloads from `kubectl get -o json` output, multi-document YAML manifests, and
+//! directories of them.
+//!
+//! Pods and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets,
+//! ReplicationControllers, Jobs, CronJobs and PodTemplates become [`Workload`]s. `List`
+//! documents (`kind: List` or `*List`) are unpacked. Other kinds are counted and ignored.
+//! A bad document becomes an [`InventoryProblem`] naming file, document, line and field, and
+//! is skipped; everything valid is still read.
+//!
+//! Objects whose controller is also in the inventory (a Pod of a ReplicaSet of a Deployment,
+//! a Job of a CronJob) are folded into that controller so one workload is judged once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::k8s::{ObjectMeta, PodSpec, PodTemplateSpec};
+
+/// One workload to evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// File the workload came from.
+    pub source: String,
+    /// 1-based document number within the file.
+    pub document: usize,
+    /// Path of the object inside the document (`""`, or `items[3]` inside a List).
+    pub item: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub template: PodTemplateSpec,
+    /// Container name → `sha256:<hex>` image digest, from the image reference or Pod status.
+    pub image_digests: BTreeMap<String, String>,
+}
+
+/// A document that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryProblem {
+    pub source: String,
+    /// 1-based document number; 0 when the file as a whole is unreadable.
+    pub document: usize,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Field path inside the document (`spec.template.spec.containers[0].ports[1].hostPort`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for InventoryProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        if self.document > 0 {
+            write!(f, ": document {}", self.document)?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A path that could not be read at all (missing, permission denied).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read inventory {path}: {source}")]
+pub struct InventoryError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Everything read from a set of inventory paths.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub workloads: Vec<Workload>,
+    pub problems: Vec<InventoryProblem>,
+    /// Kinds present but not evaluated, with counts.
+    pub ignored_kinds: BTreeMap<String, usize>,
+    /// Objects folded into a controller that is also in the inventory.
+    pub folded: usize,
+    pub files: usize,
+    pub documents: usize,
+    /// `sha256:<hex>` over every input file's name and content.
+    pub digest: String,
+}
+
+const WORKLOAD_KINDS: [&str; 9] = [
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "PodTemplate",
+];
+
+/// Reads every path (files, or directories walked recursively for `*.yaml`, `*.yml`,
+/// `*.json`), in a stable order.
+pub fn read_paths(paths: &[PathBuf]) -> Result<Inventory, InventoryError> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect_files(p, &mut files)?;
+    }
+    let mut reader = Reader::default();
+    for (display, path) in files {
+        let bytes = std::fs::read(&path).map_err(|source| InventoryError { path: path.clone(), source })?;
+        reader.add_file(&display, &bytes);
+    }
+    Ok(reader.finish())
+}
+
+/// Reads in-memory documents: `(source name, content)` pairs.
+pub fn read_sources<'a>(sources: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Inventory {
+    let mut reader = Reader::default();
+    for (name, bytes) in sources {
+        reader.add_file(name, bytes);
+    }
+    reader.finish()
+}
+
+fn collect_files(p: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), InventoryError> {
+    let err = |source| InventoryError { path: p.to_path_buf(), source };
+    let meta = std::fs::metadata(p).map_err(err)?;
+    if meta.is_file() {
+        out.push((p.display().to_string(), p.to_path_buf()));
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(p).map_err(err)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(err)?;
+    entries.sort();
+    for e in entries {
+        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if e.is_dir() {
+            collect_files(&e, out)?;
+        } else if [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext)) {
+            out.push((e.display().to_string(), e));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+struct Owner {
+    kind: String,
+    name: String,
+    namespace: String,
+}
+
+#[derive(Default)]
+struct Reader {
+    inv: Inventory,
+    hasher: Sha256,
+    owners: Vec<Option<Owner>>,
+}
+
+impl Reader {
+    fn add_file(&mut self, source: &str, bytes: &[u8]) {
+        self.inv.files += 1;
+        self.hasher.update(source.as_bytes());
+        self.hasher.update([0]);
+        self.hasher.update(Sha256::digest(bytes));
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                self.problem(source, 0, None, None, format!("not UTF-8 text: {e}"));
+                return;
+            }
+        };
+        let trimmed = text.trim_start();
+        if source.ends_with(".json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
+            self.add_json(source, text);
+        } else {
+            self.add_yaml(source, text);
+        }
+    }
+
+    fn add_json(&mut self, source: &str, text: &str) {
+        self.inv.documents += 1;
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => self.add_document(source, 1, v, &Locator::Json(text)),
+            Err(e) => {
+                self.problem(source, 1, Some((e.line(), e.column())), None, format!("invalid JSON: {e}"));
+            }
+        }
+    }
+
+    fn add_yaml(&mut self, source: &str, text: &str) {
+        for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+            let n = i + 1;
+            match Value::deserialize(doc) {
+                Ok(Value::Null) => {}
+                Ok(v) => {
+                    self.inv.documents += 1;
+                    self.add_document(source, n, v, &Locator::Yaml(text, i));
+                }
+                Err(e) => {
+                    self.inv.documents += 1;
+                    let loc = e.location().map(|l| (l.line(), l.column()));
+                    self.problem(source, n, loc, None, format!("invalid YAML: {e}"));
+                    // A syntax error leaves the parser unable to find later documents.
+                    if loc.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_document(&mut self, source: &str, doc: usize, v: Value, loc: &Locator<'_>) {
+        self.add_object(source, doc, "", v, Some(loc));
+    }
+
+    fn add_object(&mut self, source: &str, doc: usize, item: &str, v: Value, loc: Option<&Locator<'_>>) {
+        let at = |f: &str| if item.is_empty() { f.to_string() } else { format!("{item}.{f}") };
+        let Value::Object(map) = &v else {
+            self.problem(
+                source,
+                doc,
+                None,
+                (!item.is_empty()).then(|| item.to_string()),
+                "expected a Kubernetes object (a mapping)".into(),
+            );
+            return;
+        };
+        let Some(kind) = map.get("kind").and_then(Value::as_str).map(str::to_string) else {
+            self.problem(source, doc, None, Some(at("kind")), "missing or not a string".into());
+            return;
+        };
+        if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
+            let items = match map.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(_) => {
+                    self.problem(source, doc, None, Some(at("items")), "expected a list".into());
+                    return;
+                }
+            };
+            for (i, it) in items.into_iter().enumerate() {
+                self.add_object(source, doc, &at(&format!("items[{i}]")), it, None);
+            }
+            return;
+        }
+        if !WORKLOAD_KINDS.contains(&kind.as_str()) {
+            *self.inv.ignored_kinds.entry(kind).or_default() += 1;
+            return;
+        }
+        let parsed = match kind.as_str() {
+            "Pod" => parse::<PodObject>(&v)
+                .map(|p| (p.metadata.clone(), PodTemplateSpec { metadata: p.metadata, spec: p.spec })),
+            "CronJob" => parse::<CronJobObject>(&v).map(|c| (c.metadata, c.spec.job_template.spec.template)),
+            "PodTemplate" => parse::<PodTemplateObject>(&v).map(|t| (t.metadata, t.template)),
+            _ => parse::<ControllerObject>(&v).map(|c| (c.metadata, c.spec.template)),
+        };
+        let (meta, template) = match parsed {
+            Ok(x) => x,
+            Err((field, msg)) => {
+                // Re-read the document straight from the text to find the line.
+                let pos = loc.and_then(|l| l.locate(&kind));
+                self.problem(source, doc, pos, Some(at(&field)), msg);
+                return;
+            }
+        };
+        let name = match meta.name.clone().filter(|n| !n.is_empty()) {
+            Some(n) => n,
+            None => match map.get("metadata").and_then(|m| m.get("generateName")).and_then(Value::as_str) {
+                Some(g) => format!("{g}*"),
+                None => {
+                    self.problem(source, doc, None, Some(at("metadata.name")), "missing".into());
+                    return;
+                }
+            },
+        };
+        let namespace = meta.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".to_string());
+        let image_digests = image_digests(&template.spec, &v);
+        self.owners.push(controller_of(&v, &namespace));
+        self.inv.workloads.push(Workload {
+            source: source.to_string(),
+            document: doc,
+            item: item.to_string(),
+            kind,
+            name,
+            namespace,
+            template,
+            image_digests,
+        });
+    }
+
+    fn problem(
+        &mut self,
+        source: &str,
+        document: usize,
+        pos: Option<(usize, usize)>,
+        field: Option<String>,
+        message: String,
+    ) {
+        self.inv.problems.push(InventoryProblem {
+            source: source.to_string(),
+            document,
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            field,
+            message,
+        });
+    }
+
+    fn finish(mut self) -> Inventory {
+        self.inv.digest = format!("sha256:{}", hex::encode(self.hasher.finalize()));
+        let present: BTreeSet<(&str, &str, &str)> =
+            self.inv.workloads.iter().map(|w| (w.kind.as_str(), w.namespace.as_str(), w.name.as_str())).collect();
+        let keep: Vec<bool> = self
+            .owners
+            .iter()
+            .map(|o| {
+                !o.as_ref().is_some_and(|o| present.contains(&(o.kind.as_str(), o.namespace.as_str(), o.name.as_str())))
+            })
+            .collect();
+        drop(present);
+        self.inv.folded = keep.iter().filter(|k| !**k).count();
+        let mut keep = keep.into_iter();
+        self.inv.workloads.retain(|_| keep.next().unwrap_or(true));
+        self.inv
+    }
+}
+
+/// Finds the line of a typed-decoding error by decoding the document again straight from text.
+enum Locator<'a> {
+    Json(&'a str),
+    Yaml(&'a str, usize),
+}
+
+impl Locator<'_> {
+    fn locate(&self, kind: &str) -> Option<(usize, usize)> {
+        fn typed<'de, D: serde::Deserializer<'de>>(kind: &str, d: D) -> Result<(), D::Error> {
+            match kind {
+                "Pod" => PodObject::deserialize(d).map(drop),
+                "CronJob" => CronJobObject::deserialize(d).map(drop),
+                "PodTemplate" => PodTemplateObject::deserialize(d).map(drop),
+                _ => ControllerObject::deserialize(d).map(drop),
+            }
+        }
+        match self {
+            Locator::Json(text) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                typed(kind, &mut de).err().map(|e| (e.line(), e.column()))
+            }
+            Locator::Yaml(text, index) => {
+                let doc = serde_yaml_ng::Deserializer::from_str(text).nth(*index)?;
+                typed(kind, doc).err().and_then(|e| e.location()).map(|l| (l.line(), l.column()))
+            }
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(v: &Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        (path, e.into_inner().to_string())
+    })
+}
+
+#[derive(Deserialize)]
+struct PodObject {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: PodSpec,
+}
+
+#[derive(Deserialize)]
+struct ControllerObject {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: ControllerSpec,
+}
+
+#[derive(Deserialize, Default)]
+struct ControllerSpec {
+    #[serde(default)]
+    template: PodTemplateSpec,
+}
+
+#[derive(Deserialize)]
+struct CronJobObject {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: CronJobSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct CronJobSpec {
+    #[serde(default)]
+    job_template: JobTemplate,
+}
+
+#[derive(Deserialize, Default)]
+struct JobTemplate {
+    #[serde(default)]
+    spec: ControllerSpec,
+}
+
+#[derive(Deserialize)]
+struct PodTemplateObject {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    template: PodTemplateSpec,
+}
+
+fn controller_of(v: &Value, namespace: &str) -> Option<Owner> {
+    let refs = v.get("metadata")?.get("ownerReferences")?.as_array()?;
+    refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)).and_then(|r| {
+        Some(Owner {
+            kind: r.get("kind")?.as_str()?.to_string(),
+            name: r.get("name")?.as_str()?.to_string(),
+            namespace: namespace.to_string(),
+        })
+    })
+}
+
+/// `sha256:<64 hex>` at the end of an image reference or image ID, if any.
+pub fn digest_of(reference: &str) -> Option<String> {
+    let (_, d) = reference.rsplit_once("sha256:")?;
+    (d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{}", d.to_ascii_lowercase()))
+}
+
+fn image_digests(spec: &PodSpec, v: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for c in spec.all_containers() {
+        if let Some(d) = c.image.as_deref().filter(|i| i.contains('@')).and_then(digest_of) {
+            out.insert(c.name.clone(), d);
+        }
+    }
+    // Pods report what actually runs in status.*containerStatuses[].imageID.
+    if let Some(status) = v.get("status") {
+        for key in ["initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"] {
+            for s in status.get(key).and_then(Value::as_array).into_iter().flatten() {
+                let name = s.get("name").and_then(Value::as_str);
+                let id = s.get("imageID").and_then(Value::as_str).filter(|i| i.contains('@'));
+                if let (Some(name), Some(d)) = (name, id.and_then(digest_of)) {
+                    out.entry(name.to_string()).or_insert(d);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+use super::*;
+
+fn read(name: &str, text: &str) -> Inventory {
+    read_sources([(name, text.as_bytes())])
+}
+
+#[test]
+fn multi_document_yaml_with_a_bad_document() {
+    let text = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: broken
+spec:
+  containers:
+  - name: c
+    image: busybox
+    ports:
+    - containerPort: 80
+      hostPort: "eighty"
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+          - name: job
+            image: registry.example.com/job@sha256:ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789
+"#;
+    let inv = read("m.yaml", text);
+    let names: Vec<_> = inv.workloads.iter().map(|w| (w.kind.as_str(), w.name.as_str(), w.document)).collect();
+    assert_eq!(names, [("Deployment", "web", 1), ("CronJob", "nightly", 4)]);
+    assert_eq!(inv.workloads[0].namespace, "shop");
+    assert_eq!(inv.workloads[1].namespace, "default");
+    assert_eq!(inv.ignored_kinds.get("Service"), Some(&1));
+    assert_eq!(inv.documents, 4);
+    assert_eq!(inv.problems.len(), 1, "{:?}", inv.problems);
+    let p = &inv.problems[0];
+    assert_eq!(p.document, 3);
+    assert_eq!(p.field.as_deref(), Some("spec.containers[0].ports[0].hostPort"));
+    assert_eq!(p.line, Some(28), "{p}");
+    assert!(p.to_string().starts_with("m.yaml:28:"), "{p}");
+    assert_eq!(
+        inv.workloads[1].image_digests.get("job").map(String::as_str),
+        Some("sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
+    );
+}
+
+#[test]
+fn yaml_syntax_error_names_the_line() {
+    let inv = read("bad.yaml", "kind: Pod\nmetadata:\n  name: [unclosed\n");
+    assert!(inv.workloads.is_empty());
+    assert_eq!(inv.problems.len(), 1);
+    assert!(inv.problems[0].line.is_some(), "{}", inv.problems[0]);
+    assert!(inv.problems[0].message.contains("invalid YAML"));
+}
+
+#[test]
+fn missing_kind_and_name_are_reported() {
+    let inv = read("x.yaml", "metadata:\n  name: a\n---\nkind: Pod\nspec: {}\n");
+    let fields: Vec<_> = inv.problems.iter().map(|p| (p.document, p.field.clone())).collect();
+    assert_eq!(fields, [(1, Some("kind".to_string())), (2, Some("metadata.name".to_string()))]);
+}
+
+#[test]
+fn kubectl_list_folds_owned_objects_and_reads_status_digests() {
+    let json = r#"{"apiVersion":"v1","kind":"List","items":[
+      {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"prod"},
+       "spec":{"template":{"spec":{"containers":[{"name":"api","image":"ghcr.io/acme/api:1.0"}]}}}},
+      {"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"api-7d9","namespace":"prod",
+        "ownerReferences":[{"kind":"Deployment","name":"api","controller":true}]},
+       "spec":{"template":{"spec":{"containers":[{"name":"api","image":"ghcr.io/acme/api:1.0"}]}}}},
+      {"apiVersion":"v1","kind":"Pod","metadata":{"name":"api-7d9-x","namespace":"prod",
+        "ownerReferences":[{"kind":"ReplicaSet","name":"api-7d9","controller":true}]},
+       "spec":{"containers":[{"name":"api","image":"ghcr.io/acme/api:1.0"}]}},
+      {"apiVersion":"v1","kind":"Pod","metadata":{"name":"standalone","namespace":"prod",
+        "ownerReferences":[{"kind":"ReplicaSet","name":"gone","controller":true}]},
+       "spec":{"containers":[{"name":"c","image":"busybox"}]},
+       "status":{"containerStatuses":[{"name":"c","imageID":"docker.io/library/busybox@sha256:1111111111111111111111111111111111111111111111111111111111111111"}]}},
+      {"apiVersion":"v1","kind":"Pod","metadata":{"name":"typo","namespace":"prod"},"spec":{"hostNetwork":"yes"}}
+    ]}"#;
+    let inv = read("all.json", json);
+    let names: Vec<_> = inv.workloads.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["api", "standalone"]);
+    assert_eq!(inv.folded, 2);
+    assert_eq!(inv.workloads[1].item, "items[3]");
+    assert_eq!(
+        inv.workloads[1].image_digests["c"],
+        "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    );
+    assert_eq!(inv.problems.len(), 1);
+    assert_eq!(inv.problems[0].field.as_deref(), Some("items[4].spec.hostNetwork"));
+}
+
+#[test]
+fn invalid_json_names_line_and_column() {
+    let inv = read("p.json", "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\"name\": \"a\"\n");
+    assert_eq!(inv.problems.len(), 1);
+    assert_eq!(inv.problems[0].line, Some(4));
+}
+
+#[test]
+fn digest_depends_on_names_and_content() {
+    let a = read("a.yaml", "kind: Pod\nmetadata: {name: a}\n");
+    let b = read("a.yaml", "kind: Pod\nmetadata: {name: b}\n");
+    let c = read("c.yaml", "kind: Pod\nmetadata: {name: a}\n");
+    let a2 = read("a.yaml", "kind: Pod\nmetadata: {name: a}\n");
+    assert_eq!(a.digest, a2.digest);
+    assert_ne!(a.digest, b.digest);
+    assert_ne!(a.digest, c.digest);
+}
+
+#[test]
+fn reads_directories_recursively_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), "kind: Pod\nmetadata: {name: b}\n").unwrap();
+    std::fs::write(dir.path().join("sub/a.yml"), "kind: Pod\nmetadata: {name: a}\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let inv = read_paths(&[dir.path().to_path_buf()]).unwrap();
+    let names: Vec<_> = inv.workloads.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["b", "a"]);
+    assert_eq!(inv.files, 2);
+    assert!(read_paths(&[dir.path().join("missing")]).is_err());
+}

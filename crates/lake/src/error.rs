@@ -1,0 +1,35 @@
+use tarn_model::IdError;
+
+/// Errors from the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("invalid lake location {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("object store error: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("parquet error writing {path}: {source}")]
+    Parquet { path: String, source: parquet::errors::ParquetError },
+    #[error("arrow error: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("signing failed: {0}")]
+    Trust(#[from] tarn_trust::TrustError),
+    #[error("corrupt log entry {path}: {reason}")]
+    CorruptEntry { path: String, reason: String },
+    #[error("could not commit to the log of cluster {cluster} after {attempts} attempts (contention)")]
+    Contention { cluster: String, attempts: u32 },
+    #[error("lake at {url} was written by a newer Tarn (format {found}, this build reads up to {supported})")]
+    UnsupportedFormat { url: String, found: u32, supported: u32 },
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error("invalid snapshot: {0}")]
+    InvalidSnapshot(String),
+}
+
+impl LakeError {
+    /// True when retrying later may succeed (network, throttling).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, LakeError::Store(object_store::Error::Generic { .. }) | LakeError::Contention { .. })
+    }
+}
+
+pub type Result<T, E = LakeError> = std::result::Result<T, E>;

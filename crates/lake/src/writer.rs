@@ -1,0 +1,243 @@
+//! Writing a snapshot: encode rows as Parquet (hashing the bytes as they stream out), then
+//! sign and commit a log entry for it.
+
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondArray};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use object_store::buffered::BufWriter;
+use object_store::{PutMode, PutPayload};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::async_writer::AsyncFileWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{KeyValue, SortingColumn};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use tarn_model::schema::{EVALUATIONS_SORT_COLUMNS, evaluations_file_schema};
+use tarn_model::{AgentInfo, Clock, ClusterName, EvaluationRow, GroupPath, SnapshotId, SnapshotRecord, StatusCounts};
+use tarn_trust::StreamingSha256;
+use tarn_trust::keys::SigningKeyPair;
+
+use crate::error::{LakeError, Result};
+use crate::log::{self, Committed};
+use crate::paths::{self, EvaluationPath};
+use crate::store::Lake;
+
+/// Everything about a snapshot except its rows.
+#[derive(Debug, Clone)]
+pub struct SnapshotInput {
+    pub cluster: ClusterName,
+    pub group_path: GroupPath,
+    pub observed_at: DateTime<Utc>,
+    pub evaluated_at: DateTime<Utc>,
+    pub agent: AgentInfo,
+    /// `sha256:<hex>`
+    pub policy_digest: String,
+    /// `sha256:<hex>`
+    pub inventory_digest: String,
+    pub frameworks: Vec<String>,
+}
+
+/// A committed snapshot.
+#[derive(Debug, Clone)]
+pub struct WrittenSnapshot {
+    pub record: SnapshotRecord,
+    pub commit: Committed,
+}
+
+/// Writer properties for evaluation objects: zstd, dictionary-encoded strings, page-level
+/// statistics, sort order recorded in the footer.
+pub fn writer_properties(snapshot_id: &SnapshotId) -> WriterProperties {
+    let schema = evaluations_file_schema();
+    let sorting = EVALUATIONS_SORT_COLUMNS
+        .iter()
+        .map(|c| SortingColumn {
+            column_idx: schema.index_of(c).expect("sort column in schema") as i32,
+            descending: false,
+            nulls_first: false,
+        })
+        .collect();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_sorting_columns(Some(sorting))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("tarn.format_version".into(), tarn_model::LAKE_FORMAT_VERSION.to_string()),
+            KeyValue::new("tarn.snapshot_id".into(), snapshot_id.to_string()),
+        ]))
+        .build()
+}
+
+/// Builds the Arrow batch for `rows` (already sorted) with the snapshot-wide columns stamped on.
+pub fn rows_to_batch(
+    rows: &[EvaluationRow],
+    snapshot_id: &SnapshotId,
+    group: &GroupPath,
+    times: [DateTime<Utc>; 3],
+) -> Result<RecordBatch> {
+    let n = rows.len();
+    let constant = |v: &str| {
+        let mut b = StringBuilder::with_capacity(n, v.len() * n);
+        for _ in 0..n {
+            b.append_value(v);
+        }
+        Arc::new(b.finish()) as ArrayRef
+    };
+    let column = |f: &dyn Fn(&EvaluationRow) -> &str| {
+        let mut b = StringBuilder::with_capacity(n, 16 * n);
+        for r in rows {
+            b.append_value(f(r));
+        }
+        Arc::new(b.finish()) as ArrayRef
+    };
+    let time = |t: DateTime<Utc>| {
+        Arc::new(TimestampMicrosecondArray::from_value(t.timestamp_micros(), n).with_timezone("UTC")) as ArrayRef
+    };
+    let columns = vec![
+        constant(&snapshot_id.to_string()),
+        constant(group.as_str()),
+        column(&|r| &r.namespace),
+        column(&|r| &r.workload_kind),
+        column(&|r| &r.workload_name),
+        column(&|r| &r.container),
+        column(&|r| &r.image),
+        column(&|r| &r.image_digest),
+        column(&|r| &r.framework),
+        column(&|r| &r.framework_version),
+        column(&|r| &r.control_id),
+        column(&|r| r.status.as_str()),
+        column(&|r| r.severity.as_str()),
+        column(&|r| &r.message),
+        time(times[0]),
+        time(times[1]),
+        time(times[2]),
+    ];
+    Ok(RecordBatch::try_new(evaluations_file_schema(), columns)?)
+}
+
+type HashState = Arc<Mutex<(StreamingSha256, u64)>>;
+
+/// Feeds every byte Parquet emits through SHA-256 on its way to the object store, so the
+/// digest is known without holding or re-reading the object.
+struct HashingWriter {
+    inner: BufWriter,
+    state: HashState,
+}
+
+impl AsyncFileWriter for HashingWriter {
+    fn write(&mut self, bs: Bytes) -> BoxFuture<'_, parquet::errors::Result<()>> {
+        {
+            let mut st = self.state.lock().expect("hash state lock");
+            st.0.update(&bs);
+            st.1 += bs.len() as u64;
+        }
+        Box::pin(async move { self.inner.put(bs).await.map_err(|e| ParquetError::External(Box::new(e))) })
+    }
+
+    fn complete(&mut self) -> BoxFuture<'_, parquet::errors::Result<()>> {
+        Box::pin(async move {
+            tokio::io::AsyncWriteExt::shutdown(&mut self.inner).await.map_err(|e| ParquetError::External(Box::new(e)))
+        })
+    }
+}
+
+/// Writes and commits snapshots to one lake with one key.
+#[derive(Debug)]
+pub struct SnapshotWriter<'a> {
+    lake: &'a Lake,
+    key: &'a SigningKeyPair,
+    clock: &'a dyn Clock,
+    key_published: bool,
+}
+
+impl<'a> SnapshotWriter<'a> {
+    pub fn new(lake: &'a Lake, key: &'a SigningKeyPair, clock: &'a dyn Clock) -> Self {
+        Self { lake, key, clock, key_published: false }
+    }
+
+    /// Stores `rows` as a new snapshot and commits it to the cluster's log. Returns once the
+    /// snapshot is durable and visible; on error nothing becomes visible.
+    pub async fn write(&mut self, input: SnapshotInput, mut rows: Vec<EvaluationRow>) -> Result<WrittenSnapshot> {
+        if input.observed_at > input.evaluated_at {
+            return Err(LakeError::InvalidSnapshot(format!(
+                "observed_at {} is after evaluated_at {}",
+                input.observed_at, input.evaluated_at
+            )));
+        }
+        if !self.key_published {
+            self.lake.ensure_descriptor().await?;
+            self.publish_key().await?;
+            self.key_published = true;
+        }
+        let ingested_at = self.clock.now();
+        let snapshot_id = SnapshotId::new_at(ingested_at);
+        rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        let counts = StatusCounts::of(&rows);
+        let path = EvaluationPath { cluster: input.cluster.clone(), date: input.observed_at.date_naive(), snapshot_id }
+            .to_path();
+        let batch = rows_to_batch(
+            &rows,
+            &snapshot_id,
+            &input.group_path,
+            [input.observed_at, input.evaluated_at, ingested_at],
+        )?;
+        drop(rows);
+        let (size, sha) = self.write_parquet(&path, &batch, &snapshot_id).await?;
+        let record = SnapshotRecord {
+            snapshot_id,
+            cluster: input.cluster,
+            group_path: input.group_path,
+            observed_at: input.observed_at,
+            evaluated_at: input.evaluated_at,
+            ingested_at,
+            agent: input.agent,
+            policy_digest: input.policy_digest,
+            inventory_digest: input.inventory_digest,
+            frameworks: input.frameworks,
+            row_count: counts.total(),
+            status_counts: counts,
+            object_path: path.to_string(),
+            object_size: size,
+            object_sha256: format!("sha256:{sha}"),
+        };
+        let commit = log::commit(self.lake, &record, self.key).await?;
+        Ok(WrittenSnapshot { record, commit })
+    }
+
+    async fn write_parquet(
+        &self,
+        path: &object_store::path::Path,
+        batch: &RecordBatch,
+        snapshot_id: &SnapshotId,
+    ) -> Result<(u64, String)> {
+        let perr = |source| LakeError::Parquet { path: path.to_string(), source };
+        let state: HashState = Arc::default();
+        let sink =
+            HashingWriter { inner: BufWriter::new(self.lake.store().clone(), path.clone()), state: state.clone() };
+        let mut w =
+            AsyncArrowWriter::try_new(sink, batch.schema(), Some(writer_properties(snapshot_id))).map_err(perr)?;
+        w.write(batch).await.map_err(perr)?;
+        w.close().await.map_err(perr)?;
+        let (hasher, size) = std::mem::take(&mut *state.lock().expect("hash state lock"));
+        Ok((size, hasher.finish_hex()))
+    }
+
+    /// Leaves the public key in the lake for convenience. It is *not* a trust anchor:
+    /// auditors pass `--key` to verification.
+    async fn publish_key(&self) -> Result<()> {
+        let public = self.key.public();
+        let path = paths::public_key(&public.key_id());
+        match self
+            .lake
+            .store()
+            .put_opts(&path, PutPayload::from(public.to_pem().into_bytes()), PutMode::Create.into())
+            .await
+        {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

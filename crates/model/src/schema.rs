@@ -1,0 +1,105 @@
+//! Arrow schemas of lake format v1 (documented in `schemas/lake-v1.md`, machine-readable in
+//! `schemas/evaluations.v1.json`).
+//!
+//! The `cluster` and `date` columns of the `evaluations` table are Hive partition columns: they
+//! live in the object key (`evaluations/cluster=<c>/date=<YYYY-MM-DD>/<id>.parquet`), not inside
+//! the Parquet file, which is what DuckDB, Polars, Spark and DataFusion expect of Hive layouts.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Timestamps are microseconds, UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Columns stored in each evaluation Parquet object, in order.
+pub fn evaluations_file_schema() -> SchemaRef {
+    let s = |name: &str| Field::new(name, DataType::Utf8, false);
+    let t = |name: &str| Field::new(name, timestamp_type(), false);
+    Arc::new(Schema::new(vec![
+        s("snapshot_id"),
+        s("group_path"),
+        s("namespace"),
+        s("workload_kind"),
+        s("workload_name"),
+        s("container"),
+        s("image"),
+        s("image_digest"),
+        s("framework"),
+        s("framework_version"),
+        s("control_id"),
+        s("status"),
+        s("severity"),
+        s("message"),
+        t("observed_at"),
+        t("evaluated_at"),
+        t("ingested_at"),
+    ]))
+}
+
+/// Hive partition columns of `evaluations`, outermost first.
+pub fn evaluations_partition_fields() -> Vec<Field> {
+    vec![Field::new("cluster", DataType::Utf8, false), Field::new("date", DataType::Utf8, false)]
+}
+
+/// The logical `evaluations` table: file columns then partition columns.
+pub fn evaluations_table_schema() -> SchemaRef {
+    let file = evaluations_file_schema();
+    let mut fields: Vec<Field> = file.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(evaluations_partition_fields());
+    Arc::new(Schema::new(fields))
+}
+
+/// Columns the writer sorts by (see [`crate::EvaluationRow::sort_key`]).
+pub const EVALUATIONS_SORT_COLUMNS: [&str; 6] =
+    ["namespace", "workload_kind", "workload_name", "container", "framework", "control_id"];
+
+/// The `snapshots` table: one row per committed snapshot.
+pub fn snapshots_schema() -> SchemaRef {
+    let s = |name: &str| Field::new(name, DataType::Utf8, false);
+    let t = |name: &str| Field::new(name, timestamp_type(), false);
+    let u = |name: &str| Field::new(name, DataType::UInt64, false);
+    Arc::new(Schema::new(vec![
+        s("snapshot_id"),
+        s("cluster"),
+        s("group_path"),
+        u("seq"),
+        t("observed_at"),
+        t("evaluated_at"),
+        t("ingested_at"),
+        s("agent_id"),
+        s("agent_version"),
+        s("policy_digest"),
+        s("inventory_digest"),
+        s("frameworks"),
+        u("row_count"),
+        u("pass_count"),
+        u("fail_count"),
+        u("warn_count"),
+        u("skip_count"),
+        u("error_count"),
+        s("object_path"),
+        u("object_size"),
+        s("object_sha256"),
+        s("log_entry_sha256"),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_columns_exist_and_partitions_are_not_in_files() {
+        let file = evaluations_file_schema();
+        for c in EVALUATIONS_SORT_COLUMNS {
+            assert!(file.field_with_name(c).is_ok(), "{c}");
+        }
+        for p in evaluations_partition_fields() {
+            assert!(file.field_with_name(p.name()).is_err());
+        }
+        assert_eq!(evaluations_table_schema().fields().len(), file.fields().len() + 2);
+    }
+}

@@ -1,0 +1,14 @@
+/// Errors from querying.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("query rejected: {0} (the query engine is read-only)")]
+    ReadOnly(String),
+    #[error("query failed: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("query exceeded its time limit of {0:?}")]
+    Timeout(std::time::Duration),
+    #[error(transparent)]
+    Lake(#[from] tarn_lake::LakeError),
+    #[error("cannot format results: {0}")]
+    Format(#[from] arrow::error::ArrowError),
+}
