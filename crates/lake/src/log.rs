@@ -177,12 +177,20 @@ struct HeadHint {
     seq: u64,
 }
 
+/// The sequence number in the cluster's head hint, if there is a readable one.
+pub async fn head_hint(lake: &Lake, cluster: &ClusterName) -> Result<Option<u64>> {
+    match lake.store().get(&paths::head_hint(cluster)).await {
+        Ok(r) => Ok(serde_json::from_slice::<HeadHint>(&r.bytes().await?).ok().map(|h| h.seq)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The last entry as far as we can cheaply tell: the head hint if it names an existing entry,
 /// else a listing. May be stale; [`commit`] corrects for that by probing forward.
 async fn tail(lake: &Lake, cluster: &ClusterName) -> Result<Option<RawEntry>> {
-    if let Ok(r) = lake.store().get(&paths::head_hint(cluster)).await
-        && let Ok(hint) = serde_json::from_slice::<HeadHint>(&r.bytes().await?)
-        && let Some(e) = get_entry(lake, cluster, hint.seq).await?
+    if let Some(seq) = head_hint(lake, cluster).await?
+        && let Some(e) = get_entry(lake, cluster, seq).await?
     {
         return Ok(Some(e));
     }

@@ -159,7 +159,21 @@ pub async fn verify(lake: &Lake, opts: &VerifyOptions) -> Result<VerifyReport> {
     }
 
     for cluster in &selected {
+        // Read the head hint before listing: writers update it only after committing, so a
+        // hint beyond the listed tail means entries were removed.
+        let hinted = log::head_hint(lake, cluster).await?;
         let (seqs, foreign) = log::list_entries(lake, cluster).await?;
+        let tail = seqs.last().copied().unwrap_or(0);
+        if let Some(h) = hinted.filter(|h| *h > tail) {
+            report.problems.push(problem(
+                ProblemKind::RolledBack,
+                cluster,
+                &paths::log_entry(cluster, h),
+                format!(
+                    "the head hint records entry {h} but the log ends at {tail} (entries removed: log rolled back?)"
+                ),
+            ));
+        }
         for p in foreign {
             report.problems.push(problem(ProblemKind::UnexpectedObject, cluster, &p, "not a log entry".into()));
         }

@@ -1,0 +1,213 @@
+use bytes::Bytes;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutPayload};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use tarn_lake::verify::{VerifyOptions, VerifyReport, verify};
+use tarn_lake::{Catalog, Lake, SnapshotInput, SnapshotWriter, WrittenSnapshot, paths};
+use tarn_model::{AgentInfo, EvaluationRow, Severity, Status, SystemClock};
+use tarn_trust::keys::SigningKeyPair;
+
+use crate::backend::Backend;
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 6, 0, 0).unwrap()
+}
+
+/// `workloads` × 2 containers × 3 controls, with some failures, deliberately unsorted.
+pub fn rows(workloads: usize, seed: usize) -> Vec<EvaluationRow> {
+    let mut out = Vec::new();
+    for w in (0..workloads).rev() {
+        for c in ["sidecar", "app"] {
+            for (i, control) in ["runAsNonRoot", "privileged", "hostPorts"].iter().enumerate() {
+                let fail = (w + i + seed) % 5 == 0;
+                out.push(EvaluationRow {
+                    namespace: format!("ns-{}", w % 3),
+                    workload_kind: "Deployment".into(),
+                    workload_name: format!("wl-{w:03}"),
+                    container: c.into(),
+                    image: format!("ghcr.io/acme/{c}:1.{w}"),
+                    image_digest: String::new(),
+                    framework: "pss-restricted".into(),
+                    framework_version: "v1.37".into(),
+                    control_id: control.to_string(),
+                    status: if fail { Status::Fail } else { Status::Pass },
+                    severity: Severity::Medium,
+                    message: if fail { format!("{control} failed for {c}") } else { String::new() },
+                });
+            }
+        }
+    }
+    out
+}
+
+pub fn input(cluster: &str, observed_at: DateTime<Utc>) -> SnapshotInput {
+    SnapshotInput {
+        cluster: cluster.parse().unwrap(),
+        group_path: "/acme/prod".parse().unwrap(),
+        observed_at,
+        evaluated_at: observed_at + Duration::seconds(5),
+        agent: AgentInfo { id: "test-agent".into(), version: "0.0.0".into() },
+        policy_digest: format!("sha256:{}", "ab".repeat(32)),
+        inventory_digest: format!("sha256:{}", "cd".repeat(32)),
+        frameworks: vec!["pss-restricted@v1.37".into()],
+    }
+}
+
+pub async fn write(lake: &Lake, key: &SigningKeyPair, cluster: &str, i: usize) -> WrittenSnapshot {
+    let mut w = SnapshotWriter::new(lake, key, &SystemClock);
+    w.write(input(cluster, t0() + Duration::hours(6 * i as i64)), rows(4 + i, i)).await.unwrap()
+}
+
+/// A lake with two clusters: `a` with 4 snapshots, `b` with 2.
+pub async fn populated(lake: &Lake, key: &SigningKeyPair) -> Vec<WrittenSnapshot> {
+    let mut out = Vec::new();
+    for i in 0..4 {
+        out.push(write(lake, key, "a", i).await);
+    }
+    for i in 0..2 {
+        out.push(write(lake, key, "b", i).await);
+    }
+    out
+}
+
+pub async fn verify_with(lake: &Lake, key: &SigningKeyPair) -> VerifyReport {
+    verify(lake, &VerifyOptions { keys: vec![key.public()], ..Default::default() }).await.unwrap()
+}
+
+pub async fn conditional_create_is_exclusive(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let p = Path::from("conformance/create.json");
+    let store = t.lake.store();
+    store.put_opts(&p, PutPayload::from_static(b"1"), PutMode::Create.into()).await.unwrap();
+    let second = store.put_opts(&p, PutPayload::from_static(b"2"), PutMode::Create.into()).await;
+    assert!(matches!(second, Err(object_store::Error::AlreadyExists { .. })), "{second:?}");
+    let got = store.get(&p).await.unwrap().bytes().await.unwrap();
+    assert_eq!(got, Bytes::from_static(b"1"), "a failed create must not overwrite");
+}
+
+pub async fn write_read_and_verify(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    let written = populated(&t.lake, &key).await;
+    let cat = Catalog::load(&t.lake, None).await.unwrap();
+    assert!(cat.warnings.is_empty());
+    let got: Vec<(String, u64)> = cat.snapshots.iter().map(|s| (s.record.cluster.to_string(), s.seq)).collect();
+    assert_eq!(got, [("a", 1), ("a", 2), ("a", 3), ("a", 4), ("b", 1), ("b", 2)].map(|(c, s)| (c.to_string(), s)));
+    for (w, s) in written.iter().zip(&cat.snapshots) {
+        assert_eq!(w.record, s.record);
+        assert_eq!(w.commit.entry_sha256, s.entry_sha256);
+        let meta = t.lake.store().head(&Path::from(s.record.object_path.as_str())).await.unwrap();
+        assert_eq!(meta.size, s.record.object_size);
+    }
+    assert_eq!(written[0].record.row_count, 4 * 2 * 3);
+    assert_eq!(written[0].record.status_counts.total(), written[0].record.row_count);
+    let only_b = Catalog::load(&t.lake, Some(&["b".parse().unwrap()])).await.unwrap();
+    assert_eq!(only_b.snapshots.len(), 2);
+
+    let report = verify_with(&t.lake, &key).await;
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert_eq!((report.clusters, report.entries, report.objects_hashed), (2, 6, 6));
+    assert_eq!(report.witness.heads["a"].seq, 4);
+    // The descriptor and the public key were written once.
+    assert!(t.lake.descriptor().await.unwrap().is_some());
+    t.lake.store().head(&paths::public_key(&key.public().key_id())).await.unwrap();
+}
+
+pub async fn parquet_layout_and_metadata(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    let w = write(&t.lake, &key, "a", 2).await;
+    let path = &w.record.object_path;
+    assert!(path.starts_with("evaluations/cluster=a/date=2026-03-01/"), "{path}");
+    let bytes = t.lake.store().get(&Path::from(path.as_str())).await.unwrap().bytes().await.unwrap();
+    assert_eq!(format!("sha256:{}", tarn_trust::sha256_hex(&bytes)), w.record.object_sha256);
+    let reader = SerializedFileReader::new(bytes).unwrap();
+    let meta = reader.metadata();
+    let kv = meta.file_metadata().key_value_metadata().unwrap();
+    assert!(
+        kv.iter().any(|k| k.key == "tarn.snapshot_id" && k.value.as_deref() == Some(&w.record.snapshot_id.to_string()))
+    );
+    let schema = meta.file_metadata().schema_descr();
+    let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
+    assert!(!names.contains(&"cluster") && !names.contains(&"date"), "partition columns must live in the path");
+    let rg = meta.row_group(0);
+    assert_eq!(rg.num_rows() as u64, w.record.row_count);
+    assert!(rg.sorting_columns().is_some_and(|s| s.len() == 6));
+    for col in rg.columns() {
+        assert!(matches!(col.compression(), parquet::basic::Compression::ZSTD(_)), "{}", col.column_path());
+        assert!(col.statistics().is_some(), "{} has no statistics", col.column_path());
+    }
+    let ns = rg.columns().iter().find(|c| c.column_path().string() == "namespace").unwrap();
+    assert!(ns.dictionary_page_offset().is_some(), "strings are dictionary-encoded");
+    // Page-level statistics: the column index is written.
+    let with_index = parquet::file::serialized_reader::ReadOptionsBuilder::new().with_page_index().build();
+    let again = t.lake.store().get(&Path::from(path.as_str())).await.unwrap().bytes().await.unwrap();
+    let indexed = SerializedFileReader::new_with_options(again, with_index).unwrap();
+    assert!(indexed.metadata().column_index().is_some_and(|ci| !ci.is_empty()), "no page index");
+
+    // Rows are stored sorted.
+    let batch = {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let bytes = t.lake.store().get(&Path::from(path.as_str())).await.unwrap().bytes().await.unwrap();
+        let mut r = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
+        r.next().unwrap().unwrap()
+    };
+    let col = |name: &str| {
+        batch.column_by_name(name).unwrap().as_any().downcast_ref::<arrow::array::StringArray>().unwrap().clone()
+    };
+    let (ns, wl, c, ctl) = (col("namespace"), col("workload_name"), col("container"), col("control_id"));
+    let keys: Vec<_> = (0..batch.num_rows()).map(|i| (ns.value(i), wl.value(i), c.value(i), ctl.value(i))).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
+
+pub async fn concurrent_writers_keep_one_chain(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = std::sync::Arc::new(SigningKeyPair::generate());
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let lake = t.lake.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut w = SnapshotWriter::new(&lake, &key, &SystemClock);
+            let mut ids = Vec::new();
+            for i in 0..4 {
+                let cluster = if writer % 2 == 0 { "shared" } else { "other" };
+                let s = w.write(input(cluster, t0() + Duration::minutes(i)), rows(2, writer)).await.unwrap();
+                ids.push((s.record.snapshot_id, s.commit.seq, cluster));
+            }
+            ids
+        }));
+    }
+    let mut acked = Vec::new();
+    for task in tasks {
+        acked.extend(task.await.unwrap());
+    }
+    let cat = Catalog::load(&t.lake, None).await.unwrap();
+    assert_eq!(cat.snapshots.len(), 32);
+    for (id, seq, cluster) in &acked {
+        let s = cat.snapshots.iter().find(|s| &s.record.snapshot_id == id).expect("acknowledged snapshot present");
+        assert_eq!((s.seq, s.record.cluster.as_str()), (*seq, *cluster));
+    }
+    let report = verify_with(&t.lake, &key).await;
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert_eq!(report.witness.heads["shared"].seq, 16);
+    assert_eq!(report.witness.heads["other"].seq, 16);
+}
+
+pub async fn stale_head_hint_is_corrected(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    populated(&t.lake, &key).await;
+    let c: tarn_model::ClusterName = "a".parse().unwrap();
+    // A hint pointing behind the tail, then one pointing past it (as after tampering).
+    for seq in [1u64, 99] {
+        t.lake.store().put(&paths::head_hint(&c), PutPayload::from(format!("{{\"seq\":{seq}}}"))).await.unwrap();
+        write(&t.lake, &key, "a", 9).await;
+    }
+    let report = verify_with(&t.lake, &key).await;
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert_eq!(report.witness.heads["a"].seq, 6);
+}
