@@ -332,6 +332,33 @@ impl Reader {
         self.inv.folded = keep.iter().filter(|k| !**k).count();
         let mut keep = keep.into_iter();
         self.inv.workloads.retain(|_| keep.next().unwrap_or(true));
+        // The same object twice (copied manifests, overlapping exports) is judged once.
+        let mut first: BTreeMap<(String, String, String), (String, usize)> = BTreeMap::new();
+        let mut duplicates = Vec::new();
+        self.inv.workloads.retain(|w| {
+            let id = (w.kind.clone(), w.namespace.clone(), w.name.clone());
+            match first.get(&id) {
+                Some((src, doc)) => {
+                    duplicates.push(InventoryProblem {
+                        source: w.source.clone(),
+                        document: w.document,
+                        line: None,
+                        column: None,
+                        field: None,
+                        message: format!(
+                            "duplicate {} {}/{} (first seen in {src} document {doc}); skipped",
+                            w.kind, w.namespace, w.name
+                        ),
+                    });
+                    false
+                }
+                None => {
+                    first.insert(id, (w.source.clone(), w.document));
+                    true
+                }
+            }
+        });
+        self.inv.problems.extend(duplicates);
         self.inv
     }
 }

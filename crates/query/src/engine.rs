@@ -42,7 +42,10 @@ impl QueryEngine {
     pub async fn open(lake: &Lake, opts: QueryOptions) -> Result<Self, QueryError> {
         let catalog = Catalog::load(lake, None).await?;
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(opts.memory_limit, 1.0).build_arc()?;
-        let config = SessionConfig::new().with_information_schema(true);
+        // The generic dialect accepts trailing commas in select lists and so reads `a, cluster`
+        // as the start of a CLUSTER BY clause; `cluster` is our partition column.
+        let config =
+            SessionConfig::new().with_information_schema(true).set_str("datafusion.sql_parser.dialect", "PostgreSQL");
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.register_object_store(&url::Url::parse(LAKE_STORE_URL).expect("static url"), lake.store().clone());
         ctx.register_table("evaluations", Arc::new(EvaluationsTable::new(&catalog.snapshots)))?;
@@ -64,8 +67,18 @@ impl QueryEngine {
             other => QueryError::DataFusion(other),
         })?;
         match tokio::time::timeout(self.opts.timeout, df.collect()).await {
-            Ok(r) => Ok(r?),
+            Ok(Ok(batches)) => Ok(batches),
+            Ok(Err(e)) => Err(self.classify(e)),
             Err(_) => Err(QueryError::Timeout(self.opts.timeout)),
+        }
+    }
+
+    fn classify(&self, e: datafusion::error::DataFusionError) -> QueryError {
+        match e.find_root() {
+            datafusion::error::DataFusionError::ResourcesExhausted(detail) => {
+                QueryError::Memory { limit_mb: self.opts.memory_limit >> 20, detail: detail.clone() }
+            }
+            _ => QueryError::DataFusion(e),
         }
     }
 }

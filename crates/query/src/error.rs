@@ -5,8 +5,10 @@ pub enum QueryError {
     ReadOnly(String),
     #[error("query failed: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
-    #[error("query exceeded its time limit of {0:?}")]
+    #[error("query exceeded its time limit of {0:?} (raise --timeout-secs)")]
     Timeout(std::time::Duration),
+    #[error("query exceeded its memory limit of {limit_mb} MiB (raise --memory-mb): {detail}")]
+    Memory { limit_mb: usize, detail: String },
     #[error(transparent)]
     Lake(#[from] tarn_lake::LakeError),
     #[error("cannot format results: {0}")]

@@ -144,3 +144,13 @@ fn reads_directories_recursively_in_order() {
     assert_eq!(inv.files, 2);
     assert!(read_paths(&[dir.path().join("missing")]).is_err());
 }
+
+#[test]
+fn duplicates_are_judged_once_and_reported() {
+    let doc = "kind: Pod\nmetadata: {name: a, namespace: x}\nspec: {containers: [{name: c}]}\n";
+    let inv = read_sources([("one.yaml", doc.as_bytes()), ("two.yaml", doc.as_bytes())]);
+    assert_eq!(inv.workloads.len(), 1);
+    assert_eq!(inv.workloads[0].source, "one.yaml");
+    assert_eq!(inv.problems.len(), 1);
+    assert!(inv.problems[0].to_string().starts_with("two.yaml: document 1: duplicate Pod x/a"), "{}", inv.problems[0]);
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of the `tarn` binary.
+
+mod common;
+mod concurrency;
+mod eval;
+mod golden;
+mod interop;
+mod keys;
+mod query;
+mod quickstart;
+mod scan;
