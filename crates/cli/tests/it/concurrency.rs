@@ -7,9 +7,9 @@ fn eight_writers(lake: &str, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keypair(dir.path());
     let inventory = fixtures().join("quickstart/base/shop");
-    let children: Vec<_> = (0..8)
+    let children: Vec<_> = (0..8u32)
         .map(|i| {
-            let cluster = if i % 2 == 0 { "shared".to_string() } else { format!("solo-{i}") };
+            let cluster = if i.is_multiple_of(2) { "shared".to_string() } else { format!("solo-{i}") };
             let mut c = tarn();
             c.args(["agent", "scan", "--lake", lake, "--cluster", &cluster, "--format", "json"])
                 .args(extra)

@@ -20,7 +20,7 @@ pub fn rows(workloads: usize, seed: usize) -> Vec<EvaluationRow> {
     for w in (0..workloads).rev() {
         for c in ["sidecar", "app"] {
             for (i, control) in ["runAsNonRoot", "privileged", "hostPorts"].iter().enumerate() {
-                let fail = (w + i + seed) % 5 == 0;
+                let fail = (w + i + seed).is_multiple_of(5);
                 out.push(EvaluationRow {
                     namespace: format!("ns-{}", w % 3),
                     workload_kind: "Deployment".into(),
@@ -167,14 +167,14 @@ pub async fn concurrent_writers_keep_one_chain(b: Backend) {
     let Some(t) = b.open() else { return };
     let key = std::sync::Arc::new(SigningKeyPair::generate());
     let mut tasks = Vec::new();
-    for writer in 0..8 {
+    for writer in 0..8usize {
         let lake = t.lake.clone();
         let key = key.clone();
         tasks.push(tokio::spawn(async move {
             let mut w = SnapshotWriter::new(&lake, &key, &SystemClock);
             let mut ids = Vec::new();
             for i in 0..4 {
-                let cluster = if writer % 2 == 0 { "shared" } else { "other" };
+                let cluster = if writer.is_multiple_of(2) { "shared" } else { "other" };
                 let s = w.write(input(cluster, t0() + Duration::minutes(i)), rows(2, writer)).await.unwrap();
                 ids.push((s.record.snapshot_id, s.commit.seq, cluster));
             }
