@@ -103,3 +103,59 @@ mod tests {
         assert_eq!(evaluations_table_schema().fields().len(), file.fields().len() + 2);
     }
 }
+
+#[cfg(test)]
+mod documented {
+    //! The machine-readable schema files in `schemas/` must describe exactly what the code writes.
+    use super::*;
+
+    fn documented(file: &str) -> serde_json::Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/");
+        serde_json::from_str(&std::fs::read_to_string(format!("{path}{file}")).unwrap()).unwrap()
+    }
+
+    fn type_name(t: &DataType) -> String {
+        match t {
+            DataType::Utf8 => "utf8".into(),
+            DataType::UInt64 => "uint64".into(),
+            DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) => format!("timestamp[us, {tz}]"),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn columns(v: &serde_json::Value, key: &str) -> Vec<(String, String, bool)> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["type"].as_str().unwrap().to_string(),
+                    c["nullable"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn actual(fields: &[arrow_schema::FieldRef]) -> Vec<(String, String, bool)> {
+        fields.iter().map(|f| (f.name().clone(), type_name(f.data_type()), f.is_nullable())).collect()
+    }
+
+    #[test]
+    fn evaluations_json_matches_code() {
+        let doc = documented("evaluations.v1.json");
+        assert_eq!(columns(&doc, "columns"), actual(evaluations_file_schema().fields()));
+        let parts: Vec<arrow_schema::FieldRef> = evaluations_partition_fields().into_iter().map(Arc::new).collect();
+        assert_eq!(columns(&doc, "partition_columns"), actual(&parts));
+        let order: Vec<&str> = doc["sort_order"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(order, EVALUATIONS_SORT_COLUMNS);
+        assert_eq!(doc["format_version"], crate::LAKE_FORMAT_VERSION);
+    }
+
+    #[test]
+    fn snapshots_json_matches_code() {
+        let doc = documented("snapshots.v1.json");
+        assert_eq!(columns(&doc, "columns"), actual(snapshots_schema().fields()));
+    }
+}
