@@ -28,10 +28,24 @@ pub struct LakeArgs {
 }
 
 impl LakeArgs {
-    pub fn open(&self) -> anyhow::Result<Lake> {
-        let opts = StoreOptions { s3_endpoint: self.s3_endpoint.clone(), allow_http: self.allow_http };
-        Ok(Lake::open(&self.lake, &opts)?)
+    fn options(&self) -> StoreOptions {
+        StoreOptions { s3_endpoint: self.s3_endpoint.clone(), allow_http: self.allow_http }
     }
+
+    /// Opens (creating when needed) a lake to write to.
+    pub fn open(&self) -> anyhow::Result<Lake> {
+        Ok(Lake::open(&self.lake, &self.options())?)
+    }
+
+    /// Opens an existing lake to read; a missing or mistyped lake is an error, never created.
+    pub async fn open_existing(&self) -> anyhow::Result<Lake> {
+        Ok(Lake::open_existing(&self.lake, &self.options()).await?)
+    }
+}
+
+/// Reads a file the user named; failures are invalid input (exit 2).
+pub fn read_input_file(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 /// A private signing key.
@@ -48,8 +62,7 @@ pub struct SigningKeyArgs {
 
 impl SigningKeyArgs {
     pub fn load(&self) -> anyhow::Result<SigningKeyPair> {
-        let pem = std::fs::read_to_string(&self.key)
-            .with_context(|| format!("cannot read private key {}", self.key.display()))?;
+        let pem = read_input_file(&self.key, "private key")?;
         let password = std::env::var(&self.password_env).unwrap_or_default();
         SigningKeyPair::from_pem(&pem, password.as_bytes()).with_context(|| {
             format!("cannot load private key {} (password from ${})", self.key.display(), self.password_env)
@@ -61,7 +74,7 @@ pub fn load_public_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
     paths
         .iter()
         .map(|p| {
-            let pem = std::fs::read_to_string(p).with_context(|| format!("cannot read public key {}", p.display()))?;
+            let pem = read_input_file(p, "public key")?;
             PublicKey::from_pem(&pem).with_context(|| format!("cannot load public key {}", p.display()))
         })
         .collect()

@@ -59,7 +59,7 @@ pub struct QuickstartArgs {
 pub enum AgentCommand {
     /// Evaluate a cluster's inventory and commit one signed snapshot.
     #[command(after_help = "Examples:\n  \
-kubectl get pods,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json > inv.json\n  \
+kubectl get pods,replicasets,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json > inv.json\n  \
 tarn agent scan --lake s3://evidence/tarn --cluster prod-eu-1 --group /acme/prod --inventory inv.json --key cosign.key\n  \
 tarn agent scan --cluster dev --inventory manifests/ --key cosign.key --at 2026-03-01T06:00:00Z")]
     Scan(ScanArgs),
@@ -86,6 +86,9 @@ pub struct ScanArgs {
     /// Frameworks to evaluate (repeatable). Default: pss-baseline and pss-restricted at latest.
     #[arg(long = "framework", value_name = "FRAMEWORK")]
     pub frameworks: Vec<String>,
+    /// Commit a snapshot even when the inventory holds no documents at all.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Agent identity recorded in the snapshot (default: tarn-agent@<hostname>).
     #[arg(long, env = "TARN_AGENT_ID")]
     pub agent_id: Option<String>,
@@ -125,7 +128,8 @@ pub enum EvidenceCommand {
     #[command(after_help = "Exit status: 0 only when everything verifies.\n\nExamples:\n  \
 tarn evidence verify --lake ./tarn-lake --key cosign.pub\n  \
 tarn evidence verify --lake s3://evidence/tarn --key cosign.pub --cluster prod-eu-1 --from 2026-03-01 --to 2026-04-01 --format json\n  \
-tarn evidence verify --key cosign.pub --witness audit-heads.json   # also detects rolled-back logs")]
+tarn evidence verify --key cosign.pub --witness audit-heads.json --init-witness   # first audit\n  \
+tarn evidence verify --key cosign.pub --witness audit-heads.json                  # later audits: detects rolled-back logs")]
     Verify(VerifyArgs),
     /// Run read-only SQL over the `evaluations` and `snapshots` tables.
     #[command(after_help = "Examples:\n  \
@@ -141,10 +145,13 @@ tarn evidence query --format csv \"select * from snapshots order by observed_at\
 pub struct VerifyArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
-    /// Trusted public key(s) (cosign PEM). Without --key, the keys stored in the lake are used,
-    /// which proves integrity but not origin.
+    /// Trusted public key(s) (cosign PEM). Required unless --trust-lake-keys.
     #[arg(long = "key", value_name = "PUB")]
     pub keys: Vec<PathBuf>,
+    /// Check signatures against the keys stored in the lake (keys/). This catches accidental
+    /// damage only: anyone able to write the lake can replace those keys.
+    #[arg(long, conflicts_with = "keys")]
+    pub trust_lake_keys: bool,
     /// Only these clusters (repeatable).
     #[arg(long = "cluster")]
     pub clusters: Vec<String>,
@@ -154,9 +161,13 @@ pub struct VerifyArgs {
     /// Only hash objects observed at or before this time.
     #[arg(long, value_parser = parse_time_arg)]
     pub to: Option<DateTime<Utc>>,
-    /// Witness file with log heads from an earlier verification; checked, then updated on success.
+    /// Witness file with the lake id and log heads from an earlier verification; checked,
+    /// then updated on success. Detects rolled-back or rewritten logs.
     #[arg(long, value_name = "FILE")]
     pub witness: Option<PathBuf>,
+    /// Create the --witness file at this verification (it must not exist yet).
+    #[arg(long, requires = "witness")]
+    pub init_witness: bool,
     #[arg(long, value_enum, default_value = "table")]
     pub format: SummaryFormat,
 }

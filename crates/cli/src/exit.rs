@@ -35,8 +35,13 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         }
         if let Some(l) = cause.downcast_ref::<LakeError>() {
             return match l {
-                LakeError::InvalidUrl { .. } | LakeError::InvalidSnapshot(_) | LakeError::Id(_) => INVALID,
-                LakeError::Store(_) | LakeError::Contention { .. } => UNAVAILABLE,
+                LakeError::InvalidUrl { .. }
+                | LakeError::InvalidSnapshot(_)
+                | LakeError::Id(_)
+                | LakeError::NotALake { .. } => INVALID,
+                LakeError::Store(_) | LakeError::Contention { .. } | LakeError::NoConditionalCreate { .. } => {
+                    UNAVAILABLE
+                }
                 LakeError::UnsupportedFormat { .. } => INVALID,
                 _ => INTERNAL,
             };

@@ -180,6 +180,7 @@ impl Reader {
                 return;
             }
         };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let trimmed = text.trim_start();
         if source.ends_with(".json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
             self.add_json(source, text);
@@ -188,12 +189,25 @@ impl Reader {
         }
     }
 
+    /// One JSON value, several concatenated ones (`kubectl ... -o json >> file`), or a
+    /// top-level array of objects.
     fn add_json(&mut self, source: &str, text: &str) {
-        self.inv.documents += 1;
-        match serde_json::from_str::<Value>(text) {
-            Ok(v) => self.add_document(source, 1, v, &Locator::Json(text)),
-            Err(e) => {
-                self.problem(source, 1, Some((e.line(), e.column())), None, format!("invalid JSON: {e}"));
+        for (i, value) in serde_json::Deserializer::from_str(text).into_iter::<Value>().enumerate() {
+            let n = i + 1;
+            self.inv.documents += 1;
+            match value {
+                Ok(Value::Array(items)) => {
+                    for (j, it) in items.into_iter().enumerate() {
+                        self.add_object(source, n, &format!("[{j}]"), it, None);
+                    }
+                }
+                // Only the first value can be re-read from the text to locate a field error.
+                Ok(v) => self.add_object(source, n, "", v, (i == 0).then_some(&Locator::Json(text))),
+                Err(e) => {
+                    let msg = format!("invalid JSON: {e} (the rest of the file was not read)");
+                    self.problem(source, n, Some((e.line(), e.column())), None, msg);
+                    break;
+                }
             }
         }
     }
@@ -201,27 +215,34 @@ impl Reader {
     fn add_yaml(&mut self, source: &str, text: &str) {
         for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
             let n = i + 1;
-            match Value::deserialize(doc) {
-                Ok(Value::Null) => {}
-                Ok(v) => {
-                    self.inv.documents += 1;
-                    self.add_document(source, n, v, &Locator::Yaml(text, i));
-                }
+            let mut yaml = match serde_yaml_ng::Value::deserialize(doc) {
+                Ok(serde_yaml_ng::Value::Null) => continue,
+                Ok(v) => v,
                 Err(e) => {
                     self.inv.documents += 1;
                     let loc = e.location().map(|l| (l.line(), l.column()));
-                    self.problem(source, n, loc, None, format!("invalid YAML: {e}"));
-                    // A syntax error leaves the parser unable to find later documents.
-                    if loc.is_some() {
-                        break;
-                    }
+                    // After a syntax error the parser cannot find later documents.
+                    self.problem(
+                        source,
+                        n,
+                        loc,
+                        None,
+                        format!("invalid YAML: {e} (the rest of the file was not read)"),
+                    );
+                    break;
                 }
+            };
+            self.inv.documents += 1;
+            // `<<: *anchor` merge keys, as kubectl applies them.
+            let converted = yaml
+                .apply_merge()
+                .map_err(|e| e.to_string())
+                .and_then(|()| serde_json::to_value(&yaml).map_err(|e| e.to_string()));
+            match converted {
+                Ok(v) => self.add_object(source, n, "", v, Some(&Locator::Yaml(text, i))),
+                Err(e) => self.problem(source, n, None, None, format!("unsupported YAML: {e}")),
             }
         }
-    }
-
-    fn add_document(&mut self, source: &str, doc: usize, v: Value, loc: &Locator<'_>) {
-        self.add_object(source, doc, "", v, Some(loc));
     }
 
     fn add_object(&mut self, source: &str, doc: usize, item: &str, v: Value, loc: Option<&Locator<'_>>) {
@@ -249,7 +270,14 @@ impl Reader {
                     return;
                 }
             };
-            for (i, it) in items.into_iter().enumerate() {
+            // Typed lists (PodList, DeploymentList from the raw API) leave `kind` off the items.
+            let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
+            for (i, mut it) in items.into_iter().enumerate() {
+                if let (Some(k), Value::Object(m)) = (&item_kind, &mut it)
+                    && !m.contains_key("kind")
+                {
+                    m.insert("kind".into(), Value::String(k.clone()));
+                }
                 self.add_object(source, doc, &at(&format!("items[{i}]")), it, None);
             }
             return;
@@ -284,6 +312,17 @@ impl Reader {
                 }
             },
         };
+        if template.spec.containers.is_empty() {
+            let field = if kind == "Pod" { "spec.containers" } else { "spec.template.spec.containers" };
+            self.problem(
+                source,
+                doc,
+                None,
+                Some(at(field)),
+                format!("{kind} {name} has no containers (a patch or partial manifest?); not evaluated"),
+            );
+            return;
+        }
         let namespace = meta.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".to_string());
         let image_digests = image_digests(&template.spec, &v);
         self.owners.push(controller_of(&v, &namespace));
@@ -318,20 +357,8 @@ impl Reader {
     }
 
     fn finish(mut self) -> Inventory {
-        self.inv.digest = format!("sha256:{}", hex::encode(self.hasher.finalize()));
-        let present: BTreeSet<(&str, &str, &str)> =
-            self.inv.workloads.iter().map(|w| (w.kind.as_str(), w.namespace.as_str(), w.name.as_str())).collect();
-        let keep: Vec<bool> = self
-            .owners
-            .iter()
-            .map(|o| {
-                !o.as_ref().is_some_and(|o| present.contains(&(o.kind.as_str(), o.namespace.as_str(), o.name.as_str())))
-            })
-            .collect();
-        drop(present);
-        self.inv.folded = keep.iter().filter(|k| !**k).count();
-        let mut keep = keep.into_iter();
-        self.inv.workloads.retain(|_| keep.next().unwrap_or(true));
+        self.inv.digest = format!("sha256:{}", hex::encode(std::mem::take(&mut self.hasher).finalize()));
+        self.fold_into_controllers();
         // The same object twice (copied manifests, overlapping exports) is judged once.
         let mut first: BTreeMap<(String, String, String), (String, usize)> = BTreeMap::new();
         let mut duplicates = Vec::new();
@@ -360,6 +387,57 @@ impl Reader {
         });
         self.inv.problems.extend(duplicates);
         self.inv
+    }
+}
+
+impl Reader {
+    /// Folds objects whose controller is in the inventory into it (a Pod into its ReplicaSet,
+    /// that into its Deployment), but only when the object runs exactly the controller's
+    /// containers: pods with injected sidecars, ephemeral debug containers or an older
+    /// revision's images are judged on their own. Image digests of folded pods move to the
+    /// controller.
+    fn fold_into_controllers(&mut self) {
+        let ws = &self.inv.workloads;
+        let index: BTreeMap<(&str, &str, &str), usize> =
+            ws.iter().enumerate().map(|(i, w)| ((w.kind.as_str(), w.namespace.as_str(), w.name.as_str()), i)).collect();
+        let containers = |w: &Workload| -> BTreeSet<(String, String)> {
+            w.template.spec.all_containers().map(|c| (c.name.clone(), c.image.clone().unwrap_or_default())).collect()
+        };
+        let mut into: Vec<Option<usize>> = vec![None; ws.len()];
+        for (i, owner) in self.owners.iter().enumerate() {
+            if let Some(o) = owner
+                && let Some(&j) = index.get(&(o.kind.as_str(), o.namespace.as_str(), o.name.as_str()))
+                && j != i
+                && containers(&ws[i]) == containers(&ws[j])
+            {
+                into[i] = Some(j);
+            }
+        }
+        // Resolve chains to the surviving controller and carry digests up.
+        let mut moved: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
+        for i in 0..ws.len() {
+            let (mut target, mut hops) = (i, 0);
+            while let Some(j) = into[target] {
+                target = j;
+                hops += 1;
+                if hops > ws.len() {
+                    break; // an ownership cycle: leave it alone
+                }
+            }
+            if target != i && hops <= ws.len() {
+                moved.push((target, ws[i].image_digests.clone()));
+            } else {
+                into[i] = None;
+            }
+        }
+        for (target, digests) in moved {
+            for (name, d) in digests {
+                self.inv.workloads[target].image_digests.entry(name).or_insert(d);
+            }
+        }
+        self.inv.folded = into.iter().filter(|t| t.is_some()).count();
+        let mut keep = into.into_iter().map(|t| t.is_none());
+        self.inv.workloads.retain(|_| keep.next().unwrap_or(true));
     }
 }
 

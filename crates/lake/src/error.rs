@@ -19,6 +19,12 @@ pub enum LakeError {
     Contention { cluster: String, attempts: u32 },
     #[error("lake at {url} was written by a newer Tarn (format {found}, this build reads up to {supported})")]
     UnsupportedFormat { url: String, found: u32, supported: u32 },
+    #[error("{url} is not a Tarn lake: {reason}")]
+    NotALake { url: String, reason: String },
+    #[error(
+        "the object store at {url} does not honour conditional creates (If-None-Match); refusing to write, as concurrent writers could fork the log"
+    )]
+    NoConditionalCreate { url: String },
     #[error(transparent)]
     Id(#[from] IdError),
     #[error("invalid snapshot: {0}")]

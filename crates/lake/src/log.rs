@@ -27,6 +27,8 @@ pub const SNAPSHOT_PREDICATE_TYPE: &str = "https://tarn.dev/attestation/evaluati
 /// Where an entry sits in its cluster's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogPosition {
+    /// The lake's id (`_tarn/lake.json`): entries cannot be replayed into another lake.
+    pub lake_id: String,
     pub cluster: ClusterName,
     pub seq: u64,
     /// `sha256:<hex>` of the previous entry's bytes; `None` for the first entry.
@@ -146,7 +148,7 @@ pub async fn list_entries(lake: &Lake, cluster: &ClusterName) -> Result<(Vec<u64
     Ok((seqs, foreign))
 }
 
-async fn get_entry(lake: &Lake, cluster: &ClusterName, seq: u64) -> Result<Option<RawEntry>> {
+pub async fn get_entry(lake: &Lake, cluster: &ClusterName, seq: u64) -> Result<Option<RawEntry>> {
     let path = paths::log_entry(cluster, seq);
     match lake.store().get(&path).await {
         Ok(r) => {
@@ -177,11 +179,23 @@ struct HeadHint {
     seq: u64,
 }
 
-/// The sequence number in the cluster's head hint, if there is a readable one.
-pub async fn head_hint(lake: &Lake, cluster: &ClusterName) -> Result<Option<u64>> {
+/// What a cluster's head hint says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadHintState {
+    Missing,
+    Seq(u64),
+    /// Present but not a valid hint; the reason.
+    Unreadable(String),
+}
+
+/// Reads the cluster's head hint.
+pub async fn head_hint(lake: &Lake, cluster: &ClusterName) -> Result<HeadHintState> {
     match lake.store().get(&paths::head_hint(cluster)).await {
-        Ok(r) => Ok(serde_json::from_slice::<HeadHint>(&r.bytes().await?).ok().map(|h| h.seq)),
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Ok(r) => Ok(match serde_json::from_slice::<HeadHint>(&r.bytes().await?) {
+            Ok(h) => HeadHintState::Seq(h.seq),
+            Err(e) => HeadHintState::Unreadable(e.to_string()),
+        }),
+        Err(object_store::Error::NotFound { .. }) => Ok(HeadHintState::Missing),
         Err(e) => Err(e.into()),
     }
 }
@@ -189,16 +203,12 @@ pub async fn head_hint(lake: &Lake, cluster: &ClusterName) -> Result<Option<u64>
 /// The last entry as far as we can cheaply tell: the head hint if it names an existing entry,
 /// else a listing. May be stale; [`commit`] corrects for that by probing forward.
 async fn tail(lake: &Lake, cluster: &ClusterName) -> Result<Option<RawEntry>> {
-    if let Some(seq) = head_hint(lake, cluster).await?
+    if let HeadHintState::Seq(seq) = head_hint(lake, cluster).await?
         && let Some(e) = get_entry(lake, cluster, seq).await?
     {
         return Ok(Some(e));
     }
-    let (seqs, _) = list_entries(lake, cluster).await?;
-    match seqs.last() {
-        Some(&seq) => get_entry(lake, cluster, seq).await,
-        None => Ok(None),
-    }
+    listed_tail(lake, cluster).await
 }
 
 /// What a successful commit returns.
@@ -213,12 +223,23 @@ pub struct Committed {
 
 const MAX_COMMIT_ATTEMPTS: u32 = 512;
 
-/// Appends `record` to its cluster's log, signing it for the position it lands at.
-pub async fn commit(lake: &Lake, record: &SnapshotRecord, key: &SigningKeyPair) -> Result<Committed> {
+/// The last entry by listing the log (authoritative, but costs a listing).
+async fn listed_tail(lake: &Lake, cluster: &ClusterName) -> Result<Option<RawEntry>> {
+    let (seqs, _) = list_entries(lake, cluster).await?;
+    match seqs.last() {
+        Some(&seq) => get_entry(lake, cluster, seq).await,
+        None => Ok(None),
+    }
+}
+
+/// Appends `record` to its cluster's log in lake `lake_id`, signing it for the position it
+/// lands at.
+pub async fn commit(lake: &Lake, lake_id: &str, record: &SnapshotRecord, key: &SigningKeyPair) -> Result<Committed> {
     let cluster = &record.cluster;
     let mut prev = tail(lake, cluster).await?;
     for attempt in 1..=MAX_COMMIT_ATTEMPTS {
         let position = LogPosition {
+            lake_id: lake_id.to_string(),
             cluster: cluster.clone(),
             seq: prev.as_ref().map_or(1, |e| e.seq + 1),
             prev_entry_sha256: prev.as_ref().map(|e| e.sha256.clone()),
@@ -243,10 +264,18 @@ pub async fn commit(lake: &Lake, record: &SnapshotRecord, key: &SigningKeyPair) 
                 return Ok(Committed { seq: position.seq, path, entry_sha256: sha, attempts: attempt });
             }
             Err(object_store::Error::AlreadyExists { .. }) => {
-                // Someone else took this position: it becomes our predecessor.
-                prev = match get_entry(lake, cluster, position.seq).await? {
-                    Some(e) => Some(e),
-                    None => tail(lake, cluster).await?,
+                let taken = get_entry(lake, cluster, position.seq).await?;
+                // A retried request whose first attempt was stored after all: that is us.
+                if let Some(e) = &taken
+                    && e.parse().is_ok_and(|p| p.snapshot.snapshot_id == record.snapshot_id)
+                {
+                    return Ok(Committed { seq: e.seq, path, entry_sha256: e.sha256.clone(), attempts: attempt });
+                }
+                // Someone else took this position: it becomes our predecessor. After a few
+                // collisions in a row the hint is probably far behind: list instead.
+                prev = match taken {
+                    Some(e) if attempt % 4 != 0 => Some(e),
+                    _ => listed_tail(lake, cluster).await?,
                 };
                 if attempt > 2 {
                     // Random jitter so colliding writers spread out instead of racing in lockstep.

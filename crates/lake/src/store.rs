@@ -37,6 +37,9 @@ pub struct Lake {
 pub struct LakeDescriptor {
     pub format: String,
     pub format_version: u32,
+    /// Random id of this lake; signed into every log entry so entries cannot be replayed
+    /// from another lake or a backup of another lake.
+    pub lake_id: String,
     pub created_by: String,
 }
 
@@ -46,15 +49,27 @@ impl Lake {
     /// or `az://container/prefix`. Cloud credentials come from the usual environment
     /// (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
     pub fn open(location: &str, opts: &StoreOptions) -> Result<Self> {
+        Self::open_with(location, opts, true)
+    }
+
+    /// Opens an existing lake for reading: a local directory must exist, and the lake must
+    /// have its descriptor (checked by [`Self::require_descriptor`]).
+    pub async fn open_existing(location: &str, opts: &StoreOptions) -> Result<Self> {
+        let lake = Self::open_with(location, opts, false)?;
+        lake.require_descriptor().await?;
+        Ok(lake)
+    }
+
+    fn open_with(location: &str, opts: &StoreOptions, create: bool) -> Result<Self> {
         let invalid = |reason: String| LakeError::InvalidUrl { url: location.to_string(), reason };
         if location.trim().is_empty() {
             return Err(invalid("empty location".into()));
         }
         let Some((scheme, rest)) = location.split_once("://") else {
-            return Self::open_local(location);
+            return Self::open_local(location, create);
         };
         match scheme {
-            "file" => Self::open_local(rest),
+            "file" => Self::open_local(rest, create),
             "memory" => Ok(Self::from_store(Arc::new(InMemory::new()), location)),
             "s3" | "s3a" | "gs" | "az" | "azure" => {
                 let url = url::Url::parse(location).map_err(|e| invalid(e.to_string()))?;
@@ -97,11 +112,15 @@ impl Lake {
         }
     }
 
-    fn open_local(dir: &str) -> Result<Self> {
+    fn open_local(dir: &str, create: bool) -> Result<Self> {
         let invalid = |reason: String| LakeError::InvalidUrl { url: dir.to_string(), reason };
         // Creating the root directory is set-up, not lake data: everything inside goes through
         // the object store.
-        std::fs::create_dir_all(dir).map_err(|e| invalid(format!("cannot create directory: {e}")))?;
+        if create {
+            std::fs::create_dir_all(dir).map_err(|e| invalid(format!("cannot create directory: {e}")))?;
+        } else if !std::path::Path::new(dir).is_dir() {
+            return Err(LakeError::NotALake { url: dir.to_string(), reason: "no such directory".into() });
+        }
         let abs = std::fs::canonicalize(dir).map_err(|e| invalid(e.to_string()))?;
         let fs = LocalFileSystem::new_with_prefix(&abs).map_err(|e| invalid(e.to_string()))?;
         Ok(Self::from_store(Arc::new(fs), &format!("file://{}", abs.display())))
@@ -126,9 +145,9 @@ impl Lake {
         match self.store.get(&paths::lake_descriptor()).await {
             Ok(r) => {
                 let bytes = r.bytes().await?;
-                let d: LakeDescriptor = serde_json::from_slice(&bytes).map_err(|e| LakeError::CorruptEntry {
-                    path: paths::LAKE_DESCRIPTOR.into(),
-                    reason: e.to_string(),
+                let d: LakeDescriptor = serde_json::from_slice(&bytes).map_err(|e| LakeError::NotALake {
+                    url: self.url.clone(),
+                    reason: format!("unreadable {}: {e}", paths::LAKE_DESCRIPTOR),
                 })?;
                 if d.format_version > LAKE_FORMAT_VERSION {
                     return Err(LakeError::UnsupportedFormat {
@@ -144,22 +163,40 @@ impl Lake {
         }
     }
 
-    /// Makes sure the descriptor exists and is readable by this build (writers call this).
+    /// The descriptor, or an error saying this is not a Tarn lake (readers call this).
+    pub async fn require_descriptor(&self) -> Result<LakeDescriptor> {
+        self.descriptor().await?.ok_or_else(|| LakeError::NotALake {
+            url: self.url.clone(),
+            reason: format!("no {}", paths::LAKE_DESCRIPTOR),
+        })
+    }
+
+    /// Makes sure the descriptor exists and is readable by this build, and that the store
+    /// honours conditional creates, on which every commit relies (writers call this).
     pub async fn ensure_descriptor(&self) -> Result<LakeDescriptor> {
-        if let Some(d) = self.descriptor().await? {
-            return Ok(d);
+        let path = paths::lake_descriptor();
+        if self.descriptor().await?.is_none() {
+            let d = LakeDescriptor {
+                format: "tarn-lake".into(),
+                format_version: LAKE_FORMAT_VERSION,
+                lake_id: uuid::Uuid::now_v7().to_string(),
+                created_by: format!("tarn {}", tarn_model::TARN_VERSION),
+            };
+            let body = serde_json::to_vec_pretty(&d).expect("serializable");
+            match self.store.put_opts(&path, PutPayload::from(body), PutMode::Create.into()).await {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        let d = LakeDescriptor {
-            format: "tarn-lake".into(),
-            format_version: LAKE_FORMAT_VERSION,
-            created_by: format!("tarn {}", tarn_model::TARN_VERSION),
-        };
-        let body = serde_json::to_vec_pretty(&d).expect("serializable");
-        match self.store.put_opts(&paths::lake_descriptor(), PutPayload::from(body), PutMode::Create.into()).await {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+        // Probe: creating the existing descriptor again must fail. A store that silently
+        // overwrites (some S3 clones ignore If-None-Match) would let two writers fork a log.
+        let current = self.store.get(&path).await?.bytes().await?;
+        match self.store.put_opts(&path, PutPayload::from(current), PutMode::Create.into()).await {
+            Err(object_store::Error::AlreadyExists { .. }) => {}
+            Ok(_) => return Err(LakeError::NoConditionalCreate { url: self.url.clone() }),
             Err(e) => return Err(e.into()),
         }
-        Ok(self.descriptor().await?.unwrap_or(d))
+        self.require_descriptor().await
     }
 }
 
@@ -185,9 +222,87 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn readers_refuse_a_missing_lake() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("typo");
+        let e = Lake::open_existing(missing.to_str().unwrap(), &StoreOptions::default()).await.unwrap_err();
+        assert!(matches!(e, LakeError::NotALake { .. }), "{e}");
+        assert!(!missing.exists(), "reading must not create the directory");
+        let e = Lake::open_existing(dir.path().to_str().unwrap(), &StoreOptions::default()).await.unwrap_err();
+        assert!(e.to_string().contains("_tarn/lake.json"), "{e}");
+    }
+
+    /// A store that ignores conditional creates, like s3rver.
+    #[derive(Debug)]
+    struct Overwriting(InMemory);
+
+    impl std::fmt::Display for Overwriting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Overwriting")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Overwriting {
+        async fn put_opts(
+            &self,
+            location: &Path,
+            payload: PutPayload,
+            mut opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            opts.mode = PutMode::Overwrite;
+            self.0.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.0.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.0.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
+            self.0.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+            self.0.list(prefix)
+        }
+        async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<object_store::ListResult> {
+            self.0.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.0.copy_opts(from, to, options).await
+        }
+    }
+
+    #[tokio::test]
+    async fn writers_refuse_a_store_without_conditional_create() {
+        let lake = Lake::from_store(Arc::new(Overwriting(InMemory::new())), "overwriting://");
+        let e = lake.ensure_descriptor().await.unwrap_err();
+        assert!(matches!(e, LakeError::NoConditionalCreate { .. }), "{e}");
+    }
+
+    #[tokio::test]
     async fn refuses_newer_format() {
         let lake = Lake::open("memory://", &StoreOptions::default()).unwrap();
-        let body = br#"{"format":"tarn-lake","format_version":99,"created_by":"future"}"#.to_vec();
+        let body = br#"{"format":"tarn-lake","format_version":99,"lake_id":"x","created_by":"future"}"#.to_vec();
         lake.store().put(&paths::lake_descriptor(), PutPayload::from(body)).await.unwrap();
         assert!(matches!(lake.descriptor().await, Err(LakeError::UnsupportedFormat { found: 99, .. })));
     }

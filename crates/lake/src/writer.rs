@@ -8,7 +8,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use object_store::buffered::BufWriter;
-use object_store::{PutMode, PutPayload};
+use object_store::{ObjectStoreExt, PutMode, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::AsyncFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -150,12 +150,13 @@ pub struct SnapshotWriter<'a> {
     lake: &'a Lake,
     key: &'a SigningKeyPair,
     clock: &'a dyn Clock,
-    key_published: bool,
+    /// Set once the descriptor and key are in place.
+    lake_id: Option<String>,
 }
 
 impl<'a> SnapshotWriter<'a> {
     pub fn new(lake: &'a Lake, key: &'a SigningKeyPair, clock: &'a dyn Clock) -> Self {
-        Self { lake, key, clock, key_published: false }
+        Self { lake, key, clock, lake_id: None }
     }
 
     /// Stores `rows` as a new snapshot and commits it to the cluster's log. Returns once the
@@ -167,11 +168,15 @@ impl<'a> SnapshotWriter<'a> {
                 input.observed_at, input.evaluated_at
             )));
         }
-        if !self.key_published {
-            self.lake.ensure_descriptor().await?;
-            self.publish_key().await?;
-            self.key_published = true;
-        }
+        let lake_id = match &self.lake_id {
+            Some(id) => id.clone(),
+            None => {
+                let d = self.lake.ensure_descriptor().await?;
+                self.publish_key().await?;
+                self.lake_id = Some(d.lake_id.clone());
+                d.lake_id
+            }
+        };
         let ingested_at = self.clock.now();
         let snapshot_id = SnapshotId::new_at(ingested_at);
         rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -203,8 +208,16 @@ impl<'a> SnapshotWriter<'a> {
             object_size: size,
             object_sha256: format!("sha256:{sha}"),
         };
-        let commit = log::commit(self.lake, &record, self.key).await?;
-        Ok(WrittenSnapshot { record, commit })
+        match log::commit(self.lake, &lake_id, &record, self.key).await {
+            Ok(commit) => Ok(WrittenSnapshot { record, commit }),
+            Err(e) => {
+                // Not committed, so not evidence: remove it rather than leave an orphan.
+                if let Err(del) = self.lake.store().delete(&path).await {
+                    tracing::warn!(object = %path, error = %del, "could not remove uncommitted object");
+                }
+                Err(e)
+            }
+        }
     }
 
     async fn write_parquet(

@@ -144,6 +144,14 @@ impl SnapshotId {
     }
 }
 
+impl SnapshotId {
+    /// The creation time embedded in the id (millisecond precision).
+    pub fn created_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let (secs, nanos) = self.0.get_timestamp()?.to_unix();
+        chrono::DateTime::from_timestamp(secs as i64, nanos)
+    }
+}
+
 impl FromStr for SnapshotId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
@@ -206,5 +214,6 @@ mod tests {
         let b = SnapshotId::new_at(t0 + chrono::Duration::seconds(1));
         assert!(a.to_string() < b.to_string());
         assert_eq!(a.to_string().parse::<SnapshotId>().unwrap(), a);
+        assert_eq!(a.created_at(), Some(t0));
     }
 }

@@ -78,6 +78,12 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
     for p in &inv.problems {
         eprintln!("warning: skipped {p}");
     }
+    if inv.documents == 0 && !a.allow_empty {
+        return Err(invalid(format!(
+            "the inventory holds no documents ({} files read); nothing committed (pass --allow-empty to record an empty cluster)",
+            inv.files
+        )));
+    }
     if inv.workloads.is_empty() && !inv.problems.is_empty() {
         return Err(invalid(format!(
             "no valid workloads in the inventory ({} documents skipped); nothing committed",
@@ -141,5 +147,10 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
             println!("  object {} {}", r.object_path, r.object_sha256);
         }
     }
-    Ok(exit::OK)
+    if inv.problems.is_empty() {
+        Ok(exit::OK)
+    } else {
+        eprintln!("warning: committed, but {} documents were not evaluated (see above)", inv.problems.len());
+        Ok(exit::FAILED)
+    }
 }

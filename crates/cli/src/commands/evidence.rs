@@ -8,7 +8,7 @@ use tarn_model::ClusterName;
 use tarn_query::format::{OutputFormat, render};
 use tarn_query::{QueryEngine, QueryOptions};
 
-use crate::args::{invalid, load_public_keys};
+use crate::args::{invalid, load_public_keys, read_input_file};
 use crate::cli::{BundleArgs, QueryArgs, SummaryFormat, VerifyArgs};
 use crate::{exit, output};
 
@@ -19,6 +19,12 @@ async fn get_bytes(lake: &tarn_lake::Lake, key: &str) -> anyhow::Result<bytes::B
 }
 
 pub async fn verify(a: VerifyArgs) -> anyhow::Result<u8> {
+    if a.keys.is_empty() && !a.trust_lake_keys {
+        return Err(invalid(
+            "name the trusted public key(s) with --key PUB; --trust-lake-keys uses the keys stored in the lake instead, \
+which anyone able to write the lake can replace",
+        ));
+    }
     let keys = load_public_keys(&a.keys)?;
     let clusters = if a.clusters.is_empty() {
         None
@@ -27,16 +33,25 @@ pub async fn verify(a: VerifyArgs) -> anyhow::Result<u8> {
     };
     let witness = match &a.witness {
         Some(p) if p.exists() => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read witness {}", p.display()))?;
+            if a.init_witness {
+                return Err(invalid(format!("--init-witness: {} already exists", p.display())));
+            }
+            let text = read_input_file(p, "witness")?;
             Some(
                 serde_json::from_str::<Witness>(&text)
                     .map_err(|e| invalid(format!("{}: invalid witness file: {e}", p.display())))?,
             )
         }
+        Some(p) if !a.init_witness => {
+            return Err(invalid(format!(
+                "witness {} does not exist (pass --init-witness to start one at this audit)",
+                p.display()
+            )));
+        }
         _ => None,
     };
-    let lake = a.lake.open()?;
-    let opts = VerifyOptions { keys, clusters, from: a.from, to: a.to, witness };
+    let lake = a.lake.open_existing().await?;
+    let opts = VerifyOptions { keys, clusters, from: a.from, to: a.to, witness, ..Default::default() };
     let spinner = output::spinner("verifying digests, signatures and log chains");
     let report = tarn_lake::verify::verify(&lake, &opts).await?;
     spinner.finish_and_clear();
@@ -45,6 +60,7 @@ pub async fn verify(a: VerifyArgs) -> anyhow::Result<u8> {
         && let Some(p) = &a.witness
     {
         let mut merged = opts.witness.clone().unwrap_or_default();
+        merged.lake_id.clone_from(&report.witness.lake_id);
         merged.heads.extend(report.witness.heads.clone());
         std::fs::write(p, serde_json::to_vec_pretty(&merged)?)
             .with_context(|| format!("cannot write witness {}", p.display()))?;
@@ -54,9 +70,12 @@ pub async fn verify(a: VerifyArgs) -> anyhow::Result<u8> {
         SummaryFormat::Table => {
             if report.trust_anchor == "lake" {
                 eprintln!(
-                    "warning: no --key given; signatures were checked against the keys stored in the lake, which proves \
-integrity but not who signed"
+                    "warning: signatures were checked against keys stored in the lake itself: this detects accidental \
+damage, not tampering by anyone able to write the lake"
                 );
+            }
+            for obj in &report.in_flight {
+                eprintln!("note: {obj} is being written (its log entry does not exist yet); not verified");
             }
             if !report.problems.is_empty() {
                 let mut t = Table::new();
@@ -83,7 +102,7 @@ integrity but not who signed"
 
 pub async fn query(a: QueryArgs) -> anyhow::Result<u8> {
     let format: OutputFormat = a.format.parse().map_err(invalid)?;
-    let lake = a.lake.open()?;
+    let lake = a.lake.open_existing().await?;
     let opts = QueryOptions { memory_limit: a.memory_mb << 20, timeout: Duration::from_secs(a.timeout_secs) };
     let engine = QueryEngine::open(&lake, opts).await?;
     for w in engine.warnings() {
@@ -98,7 +117,7 @@ pub async fn query(a: QueryArgs) -> anyhow::Result<u8> {
 }
 
 pub async fn bundle(a: BundleArgs) -> anyhow::Result<u8> {
-    let lake = a.lake.open()?;
+    let lake = a.lake.open_existing().await?;
     let id = a.snapshot.trim();
     let catalog = Catalog::load(&lake, None).await?;
     let snap = catalog

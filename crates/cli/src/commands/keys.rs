@@ -14,8 +14,12 @@ pub fn generate(a: GenerateArgs) -> anyhow::Result<u8> {
             a.password_env, a.password_env
         ))
     })?;
-    let key_path = a.output_prefix.with_extension("key");
-    let pub_path = a.output_prefix.with_extension("pub");
+    let with_suffix = |ext: &str| {
+        let mut p = a.output_prefix.clone().into_os_string();
+        p.push(ext);
+        std::path::PathBuf::from(p)
+    };
+    let (key_path, pub_path) = (with_suffix(".key"), with_suffix(".pub"));
     if !a.force {
         for p in [&key_path, &pub_path] {
             if p.exists() {
@@ -34,13 +38,25 @@ pub fn generate(a: GenerateArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// Writes a new file readable only by its owner, then moves it into place, so an existing
+/// file's looser permissions never apply to the new key.
 fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp_name);
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(path)?.write_all(data)
+    let written = opts.open(&tmp).and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()));
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }

@@ -131,8 +131,11 @@ fn cli_witness_detects_a_rolled_back_log() {
         "--witness",
         witness.to_str().unwrap(),
     ];
-    ok(&run(&args));
+    // A witness that does not exist is an error unless this audit starts it.
+    assert_eq!(run(&args).status.code(), Some(2));
+    ok(&run(&[&args[..], &["--init-witness"]].concat()));
     assert!(witness.exists());
+    ok(&run(&args));
     // Remove the newest snapshot of staging-eu-1 completely: entry, object, and fix the hint.
     let last: u64 =
         query_scalar(lake_s, "select max(seq) from snapshots where cluster = 'staging-eu-1'").parse().unwrap();
@@ -147,6 +150,30 @@ fn cli_witness_detects_a_rolled_back_log() {
     let o = run(&args);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).lines().any(|l| l.contains(&entry) && l.contains("rolled_back")), "{}", stdout(&o));
+}
+
+#[test]
+fn verify_needs_a_trust_anchor_and_an_existing_lake() {
+    let lake = quickstart_lake().to_str().unwrap();
+    let o = run(&["evidence", "verify", "--lake", lake]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--key"), "{}", stderr(&o));
+    let o = run(&["evidence", "verify", "--lake", lake, "--trust-lake-keys"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not tampering"), "{}", stderr(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("tarn-laek");
+    for cmd in
+        [&["evidence", "verify", "--key", demo_pub().to_str().unwrap()][..], &["evidence", "query", "select 1"][..]]
+    {
+        let o = tarn().args(cmd).arg("--lake").arg(&typo).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not a Tarn lake"), "{}", stderr(&o));
+    }
+    assert!(!typo.exists(), "reading must never create a lake");
+    let o = run(&["evidence", "verify", "--lake", lake, "--key", dir.path().join("missing.pub").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]

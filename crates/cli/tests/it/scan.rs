@@ -41,7 +41,9 @@ fn scan_commits_valid_workloads_and_reports_skipped_documents() {
         .env("COSIGN_PASSWORD", "")
         .output()
         .unwrap();
-    let summary: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    // Committed, but the exit status says not everything was evaluated.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(summary["workloads"], 2);
     assert_eq!(summary["skipped_documents"], 1);
     assert_eq!(summary["seq"], 1);
@@ -79,6 +81,41 @@ fn scan_with_nothing_valid_commits_nothing() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing committed"));
     assert!(!lake.join("log").exists());
+}
+
+#[test]
+fn scan_refuses_an_empty_inventory_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keypair(dir.path());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let lake = dir.path().join("lake");
+    let scan = |extra: &[&str]| {
+        tarn()
+            .args([
+                "agent",
+                "scan",
+                "--lake",
+                lake.to_str().unwrap(),
+                "--cluster",
+                "c1",
+                "--format",
+                "json",
+                "--inventory",
+            ])
+            .arg(&empty)
+            .arg("--key")
+            .arg(&key)
+            .args(extra)
+            .env("COSIGN_PASSWORD", "")
+            .output()
+            .unwrap()
+    };
+    let o = scan(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no documents"), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(&ok(&scan(&["--allow-empty"]))).unwrap();
+    assert_eq!(summary["rows"], 0);
 }
 
 #[test]

@@ -81,6 +81,11 @@ fn missing_kind_and_name_are_reported() {
     let inv = read("x.yaml", "metadata:\n  name: a\n---\nkind: Pod\nspec: {}\n");
     let fields: Vec<_> = inv.problems.iter().map(|p| (p.document, p.field.clone())).collect();
     assert_eq!(fields, [(1, Some("kind".to_string())), (2, Some("metadata.name".to_string()))]);
+    // A controller without a pod template (a kustomize patch, say) is not judged as passing.
+    let patch = read("patch.yaml", "kind: Deployment\nmetadata: {name: web}\nspec: {replicas: 3}\n");
+    assert!(patch.workloads.is_empty());
+    assert_eq!(patch.problems[0].field.as_deref(), Some("spec.template.spec.containers"));
+    assert!(patch.problems[0].message.contains("no containers"), "{}", patch.problems[0]);
 }
 
 #[test]
@@ -98,7 +103,7 @@ fn kubectl_list_folds_owned_objects_and_reads_status_digests() {
         "ownerReferences":[{"kind":"ReplicaSet","name":"gone","controller":true}]},
        "spec":{"containers":[{"name":"c","image":"busybox"}]},
        "status":{"containerStatuses":[{"name":"c","imageID":"docker.io/library/busybox@sha256:1111111111111111111111111111111111111111111111111111111111111111"}]}},
-      {"apiVersion":"v1","kind":"Pod","metadata":{"name":"typo","namespace":"prod"},"spec":{"hostNetwork":"yes"}}
+      {"apiVersion":"v1","kind":"Pod","metadata":{"name":"typo","namespace":"prod"},"spec":{"hostNetwork":"yes","containers":[{"name":"c"}]}}
     ]}"#;
     let inv = read("all.json", json);
     let names: Vec<_> = inv.workloads.iter().map(|w| w.name.as_str()).collect();
@@ -135,8 +140,10 @@ fn digest_depends_on_names_and_content() {
 fn reads_directories_recursively_in_order() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("sub")).unwrap();
-    std::fs::write(dir.path().join("b.yaml"), "kind: Pod\nmetadata: {name: b}\n").unwrap();
-    std::fs::write(dir.path().join("sub/a.yml"), "kind: Pod\nmetadata: {name: a}\n").unwrap();
+    std::fs::write(dir.path().join("b.yaml"), "kind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c}]}\n")
+        .unwrap();
+    std::fs::write(dir.path().join("sub/a.yml"), "kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c}]}\n")
+        .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
     let inv = read_paths(&[dir.path().to_path_buf()]).unwrap();
     let names: Vec<_> = inv.workloads.iter().map(|w| w.name.as_str()).collect();
@@ -153,4 +160,63 @@ fn duplicates_are_judged_once_and_reported() {
     assert_eq!(inv.workloads[0].source, "one.yaml");
     assert_eq!(inv.problems.len(), 1);
     assert!(inv.problems[0].to_string().starts_with("two.yaml: document 1: duplicate Pod x/a"), "{}", inv.problems[0]);
+}
+
+#[test]
+fn yaml_merge_keys_are_applied() {
+    let text = "x-priv: &priv\n  privileged: true\n---\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    securityContext:\n      <<: *priv\n";
+    // Anchors do not cross documents in YAML; use one document.
+    let one = text.replace("---\n", "");
+    let inv = read("m.yaml", &one);
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+    let sc = inv.workloads[0].template.spec.containers[0].security_context.as_ref().unwrap();
+    assert_eq!(sc.privileged, Some(true));
+}
+
+#[test]
+fn typed_lists_concatenated_json_arrays_and_bom() {
+    let podlist = r#"{"apiVersion":"v1","kind":"PodList","items":[{"metadata":{"name":"a"},"spec":{"containers":[{"name":"c"}]}}]}"#;
+    let inv = read("raw.json", podlist);
+    assert_eq!(inv.workloads.len(), 1, "{:?}", inv.problems);
+    assert_eq!(inv.workloads[0].kind, "Pod");
+
+    let pod =
+        |n: &str| format!(r#"{{"kind":"Pod","metadata":{{"name":"{n}"}},"spec":{{"containers":[{{"name":"c"}}]}}}}"#);
+    let concatenated = format!("{}\n{}\n", pod("x"), pod("y"));
+    let inv = read("cat.json", &concatenated);
+    assert_eq!(inv.workloads.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["x", "y"]);
+    assert_eq!(inv.workloads[1].document, 2);
+
+    let array = format!("[{}, {}]", pod("p"), pod("q"));
+    let inv = read("arr.json", &array);
+    assert_eq!(inv.workloads.len(), 2);
+    assert_eq!(inv.workloads[1].item, "[1]");
+
+    let bom = format!("\u{feff}{}", pod("b"));
+    assert_eq!(read("bom.json", &bom).workloads.len(), 1);
+    let bom_yaml = "\u{feff}kind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c}]}\n";
+    assert_eq!(read("bom.yaml", bom_yaml).workloads.len(), 1);
+}
+
+#[test]
+fn pods_that_differ_from_their_controller_are_judged_on_their_own() {
+    let json = r#"{"kind":"List","items":[
+      {"kind":"ReplicaSet","metadata":{"name":"rs","namespace":"n"},
+       "spec":{"template":{"spec":{"containers":[{"name":"app","image":"app:1"}]}}}},
+      {"kind":"Pod","metadata":{"name":"same","namespace":"n","ownerReferences":[{"kind":"ReplicaSet","name":"rs","controller":true}]},
+       "spec":{"containers":[{"name":"app","image":"app:1"}]},
+       "status":{"containerStatuses":[{"name":"app","imageID":"app@sha256:2222222222222222222222222222222222222222222222222222222222222222"}]}},
+      {"kind":"Pod","metadata":{"name":"injected","namespace":"n","ownerReferences":[{"kind":"ReplicaSet","name":"rs","controller":true}]},
+       "spec":{"initContainers":[{"name":"istio-init","image":"istio/proxy","securityContext":{"capabilities":{"add":["NET_ADMIN"]}}}],
+               "containers":[{"name":"app","image":"app:1"}]}}
+    ]}"#;
+    let inv = read("l.json", json);
+    let names: Vec<_> = inv.workloads.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["rs", "injected"]);
+    assert_eq!(inv.folded, 1);
+    // The folded pod's running digest is carried to its controller.
+    assert_eq!(
+        inv.workloads[0].image_digests["app"],
+        "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+    );
 }

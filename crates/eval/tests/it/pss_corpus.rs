@@ -112,9 +112,16 @@ fn fixtures() -> Vec<Fixture> {
     out
 }
 
+/// Reads a fixture through the product's inventory reader (kind dispatch, YAML merge keys,
+/// typed decoding), exactly as `tarn eval` and `tarn agent scan` do.
 fn load(path: &Path) -> Result<PodTemplateSpec, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("read: {e}"))?;
-    serde_yaml_ng::from_str(&text).map_err(|e| format!("parse: {e}"))
+    let bytes = fs::read(path).map_err(|e| format!("read: {e}"))?;
+    let name = path.display().to_string();
+    let mut inv = tarn_eval::inventory::read_sources([(name.as_str(), bytes.as_slice())]);
+    if !inv.problems.is_empty() || inv.workloads.len() != 1 {
+        return Err(format!("inventory reader: {} workloads, problems {:?}", inv.workloads.len(), inv.problems));
+    }
+    Ok(inv.workloads.remove(0).template)
 }
 
 /// `privileged12` → `privileged`.

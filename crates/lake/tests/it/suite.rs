@@ -71,8 +71,13 @@ pub async fn populated(lake: &Lake, key: &SigningKeyPair) -> Vec<WrittenSnapshot
     out
 }
 
+/// Strict options: no grace for in-flight writes (tests write and verify back to back).
+pub fn strict(key: &SigningKeyPair) -> VerifyOptions {
+    VerifyOptions { keys: vec![key.public()], in_flight_grace: chrono::Duration::zero(), ..Default::default() }
+}
+
 pub async fn verify_with(lake: &Lake, key: &SigningKeyPair) -> VerifyReport {
-    verify(lake, &VerifyOptions { keys: vec![key.public()], ..Default::default() }).await.unwrap()
+    verify(lake, &strict(key)).await.unwrap()
 }
 
 pub async fn conditional_create_is_exclusive(b: Backend) {
@@ -195,6 +200,114 @@ pub async fn concurrent_writers_keep_one_chain(b: Backend) {
     assert!(report.ok(), "{:#?}", report.problems);
     assert_eq!(report.witness.heads["shared"].seq, 16);
     assert_eq!(report.witness.heads["other"].seq, 16);
+}
+
+/// A store whose first conditional create of a log entry is stored but reported as a
+/// conflict, as when a retried PUT finds its own first attempt.
+#[derive(Debug)]
+struct RetriedPut {
+    inner: std::sync::Arc<dyn object_store::ObjectStore>,
+    tripped: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Display for RetriedPut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RetriedPut({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for RetriedPut {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        let is_entry = location.as_ref().starts_with("log/") && !location.as_ref().ends_with("_head.json");
+        let create = matches!(opts.mode, PutMode::Create);
+        let r = self.inner.put_opts(location, payload, opts).await;
+        if is_entry && create && r.is_ok() && !self.tripped.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(object_store::Error::AlreadyExists {
+                path: location.to_string(),
+                source: "simulated retry after a lost response".into(),
+            });
+        }
+        r
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(&self, from: &Path, to: &Path, options: object_store::CopyOptions) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+pub async fn retried_commit_is_not_committed_twice(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let store = std::sync::Arc::new(RetriedPut { inner: t.lake.store().clone(), tripped: Default::default() });
+    let lake = Lake::from_store(store, t.lake.url());
+    let key = SigningKeyPair::generate();
+    let w = write(&lake, &key, "a", 0).await;
+    assert_eq!(w.commit.seq, 1);
+    let cat = Catalog::load(&t.lake, None).await.unwrap();
+    assert_eq!(cat.snapshots.len(), 1, "the snapshot must be committed exactly once");
+    assert!(verify_with(&t.lake, &key).await.ok());
+}
+
+pub async fn fresh_orphans_are_in_flight_not_problems(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    populated(&t.lake, &key).await;
+    let id = tarn_model::SnapshotId::new_at(Utc::now());
+    let orphan = format!("evaluations/cluster=a/date=2026-03-01/{id}.parquet");
+    t.lake.store().put(&Path::from(orphan.as_str()), PutPayload::from_static(b"PAR1")).await.unwrap();
+    let lenient = verify(&t.lake, &VerifyOptions { keys: vec![key.public()], ..Default::default() }).await.unwrap();
+    assert!(lenient.ok(), "{:#?}", lenient.problems);
+    assert_eq!(lenient.in_flight, std::slice::from_ref(&orphan));
+    let report = verify_with(&t.lake, &key).await;
+    assert!(report.problems.iter().any(|p| p.object == orphan), "{:#?}", report.problems);
+}
+
+pub async fn verify_needs_a_lake_and_its_clusters(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    let empty = verify(&t.lake, &strict(&key)).await;
+    assert!(matches!(empty, Err(tarn_lake::LakeError::NotALake { .. })), "{empty:?}");
+    populated(&t.lake, &key).await;
+    let opts = VerifyOptions { clusters: Some(vec!["a".parse().unwrap(), "typo".parse().unwrap()]), ..strict(&key) };
+    let r = verify(&t.lake, &opts).await.unwrap();
+    assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
+    assert_eq!(
+        (r.problems[0].kind, r.problems[0].object.as_str()),
+        (tarn_lake::verify::ProblemKind::MissingLog, "log/cluster=typo")
+    );
 }
 
 pub async fn stale_head_hint_is_corrected(b: Backend) {

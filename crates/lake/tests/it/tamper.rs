@@ -82,7 +82,9 @@ pub async fn reordered_entries(b: Backend) {
 pub async fn inserted_object(b: Backend) {
     let Some((t, key, w)) = setup(b).await else { return };
     let src = Path::from(w[0].record.object_path.as_str());
-    let forged = format!("evaluations/cluster=a/date=2026-03-01/{}.parquet", uuid::Uuid::now_v7());
+    // An id dated like the lake's real snapshots, so it cannot pass for a write in progress.
+    let id = tarn_model::SnapshotId::new_at(crate::suite::t0());
+    let forged = format!("evaluations/cluster=a/date=2026-03-01/{id}.parquet");
     put(&t.lake, &Path::from(forged.as_str()), get(&t.lake, &src).await).await;
     put(&t.lake, &Path::from("evaluations/cluster=a/notes.txt"), b"hello".to_vec()).await;
     let r = verify_with(&t.lake, &key).await;
@@ -154,4 +156,57 @@ pub async fn wrong_key(b: Backend) {
     let Some((t, _, _)) = setup(b).await else { return };
     let r = verify_with(&t.lake, &SigningKeyPair::generate()).await;
     assert_eq!(r.problems.iter().filter(|p| p.kind == ProblemKind::BadSignature).count(), 6);
+}
+
+pub async fn appended_to_newest_entry(b: Backend) {
+    let Some((t, key, _)) = setup(b).await else { return };
+    // The newest entry has no successor whose chain link would break.
+    let p = entry_path("a", 4);
+    let mut v: serde_json::Value = serde_json::from_slice(&get(&t.lake, &p).await).unwrap();
+    v["note"] = "approved by auditor".into();
+    put(&t.lake, &p, serde_json::to_vec_pretty(&v).unwrap()).await;
+    assert_problem(&verify_with(&t.lake, &key).await, ProblemKind::CorruptEntry, p.as_ref());
+
+    let mut bytes = get(&t.lake, &entry_path("b", 2)).await;
+    bytes.extend_from_slice(b"\n");
+    put(&t.lake, &entry_path("b", 2), bytes).await;
+    assert_problem(&verify_with(&t.lake, &key).await, ProblemKind::CorruptEntry, entry_path("b", 2).as_ref());
+}
+
+pub async fn unsigned_bundle_fields(b: Backend) {
+    let Some((t, key, _)) = setup(b).await else { return };
+    let p = entry_path("a", 4);
+    let mut v: serde_json::Value = serde_json::from_slice(&get(&t.lake, &p).await).unwrap();
+    v["bundle"]["verificationMaterial"]["tlogEntries"] = serde_json::json!([{"logIndex": "1"}]);
+    put(&t.lake, &p, serde_json::to_vec_pretty(&v).unwrap()).await;
+    assert_problem(&verify_with(&t.lake, &key).await, ProblemKind::SignedContentMismatch, p.as_ref());
+}
+
+pub async fn entry_from_another_cluster(b: Backend) {
+    let Some((t, key, _)) = setup(b).await else { return };
+    let next = entry_path("a", 5);
+    put(&t.lake, &next, get(&t.lake, &entry_path("b", 2)).await).await;
+    let r = verify_with(&t.lake, &key).await;
+    assert_problem(&r, ProblemKind::MisplacedEntry, next.as_ref());
+    // The copy and the original name the same snapshot; whichever is read second is flagged.
+    assert!(r.problems.iter().any(|p| p.kind == ProblemKind::Replayed), "{:#?}", r.problems);
+}
+
+pub async fn log_from_another_lake(b: Backend) {
+    let Some((t, key, _)) = setup(b).await else { return };
+    // A second lake signed with the same key; its cluster `c` log is copied over wholesale.
+    let other = Lake::open("memory://", &tarn_lake::StoreOptions::default()).unwrap();
+    let w = crate::suite::write(&other, &key, "c", 0).await;
+    let entry = entry_path("c", 1);
+    put(&t.lake, &entry, get(&other, &entry).await).await;
+    let obj = Path::from(w.record.object_path.as_str());
+    put(&t.lake, &obj, get(&other, &obj).await).await;
+    assert_problem(&verify_with(&t.lake, &key).await, ProblemKind::MisplacedEntry, entry.as_ref());
+}
+
+pub async fn garbled_head_hint(b: Backend) {
+    let Some((t, key, _)) = setup(b).await else { return };
+    let hint = paths::head_hint(&"a".parse().unwrap());
+    put(&t.lake, &hint, b"not json".to_vec()).await;
+    assert_problem(&verify_with(&t.lake, &key).await, ProblemKind::UnexpectedObject, hint.as_ref());
 }
