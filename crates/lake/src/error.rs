@@ -31,11 +31,4 @@ pub enum LakeError {
     InvalidSnapshot(String),
 }
 
-impl LakeError {
-    /// True when retrying later may succeed (network, throttling).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, LakeError::Store(object_store::Error::Generic { .. }) | LakeError::Contention { .. })
-    }
-}
-
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;

@@ -122,7 +122,15 @@ pub async fn write_read_and_verify(b: Backend) {
 pub async fn parquet_layout_and_metadata(b: Backend) {
     let Some(t) = b.open() else { return };
     let key = SigningKeyPair::generate();
-    let w = write(&t.lake, &key, "a", 2).await;
+    // An injected clock fixes ingested_at (and the snapshot id's time part).
+    let ingest = t0() + Duration::days(3);
+    let clock = tarn_model::FixedClock::new(ingest);
+    let w = SnapshotWriter::new(&t.lake, &key, &clock)
+        .write(input("a", t0() + Duration::hours(12)), rows(6, 2))
+        .await
+        .unwrap();
+    assert_eq!(w.record.ingested_at, ingest);
+    assert_eq!(w.record.snapshot_id.created_at(), Some(ingest));
     let path = &w.record.object_path;
     assert!(path.starts_with("evaluations/cluster=a/date=2026-03-01/"), "{path}");
     let bytes = t.lake.store().get(&Path::from(path.as_str())).await.unwrap().bytes().await.unwrap();
