@@ -36,6 +36,24 @@ pub struct Workload {
     pub template: PodTemplateSpec,
     /// Container name → `sha256:<hex>` image digest, from the image reference or Pod status.
     pub image_digests: BTreeMap<String, String>,
+    /// The whole object as read (for checks that look beyond the pod template).
+    pub raw: Value,
+}
+
+/// A non-workload object the policies judge: RBAC objects, ServiceAccounts, NetworkPolicies,
+/// Namespaces, Secrets (values removed), ConfigMaps, and anything else with a kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubeObject {
+    pub source: String,
+    pub document: usize,
+    pub item: String,
+    pub api_version: String,
+    pub kind: String,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+    /// The object as read; a Secret's `data`/`stringData` values are replaced by empty strings.
+    pub raw: Value,
 }
 
 /// A document that could not be read.
@@ -83,7 +101,9 @@ pub struct InventoryError {
 pub struct Inventory {
     pub workloads: Vec<Workload>,
     pub problems: Vec<InventoryProblem>,
-    /// Kinds present but not evaluated, with counts.
+    /// Every non-workload object, for policies over RBAC, network policies and the like.
+    pub objects: Vec<KubeObject>,
+    /// Kinds present but not evaluated by any built-in framework, with counts.
     pub ignored_kinds: BTreeMap<String, usize>,
     /// Objects folded into a controller that is also in the inventory.
     pub folded: usize,
@@ -103,6 +123,20 @@ const WORKLOAD_KINDS: [&str; 9] = [
     "Job",
     "CronJob",
     "PodTemplate",
+];
+
+/// Non-workload kinds built-in frameworks judge (CIS section 5); others are kept too but
+/// counted as ignored.
+const OBJECT_KINDS: [&str; 9] = [
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ServiceAccount",
+    "NetworkPolicy",
+    "Namespace",
+    "Secret",
+    "ConfigMap",
 ];
 
 /// Reads every path (files, or directories walked recursively for `*.yaml`, `*.yml`,
@@ -283,7 +317,7 @@ impl Reader {
             return;
         }
         if !WORKLOAD_KINDS.contains(&kind.as_str()) {
-            *self.inv.ignored_kinds.entry(kind).or_default() += 1;
+            self.add_other(source, doc, item, kind, v);
             return;
         }
         let parsed = match kind.as_str() {
@@ -335,6 +369,38 @@ impl Reader {
             namespace,
             template,
             image_digests,
+            raw: v,
+        });
+    }
+
+    fn add_other(&mut self, source: &str, doc: usize, item: &str, kind: String, mut v: Value) {
+        if !OBJECT_KINDS.contains(&kind.as_str()) {
+            *self.inv.ignored_kinds.entry(kind.clone()).or_default() += 1;
+        }
+        let meta = v.get("metadata");
+        let text =
+            |m: Option<&Value>, k: &str| m.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+        let (name, namespace) = (text(meta, "name"), text(meta, "namespace"));
+        let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        if kind == "Secret" {
+            // Evidence must never hold secret values: keep the keys, drop the values.
+            for field in ["data", "stringData"] {
+                if let Some(Value::Object(m)) = v.get_mut(field) {
+                    for val in m.values_mut() {
+                        *val = Value::String(String::new());
+                    }
+                }
+            }
+        }
+        self.inv.objects.push(KubeObject {
+            source: source.to_string(),
+            document: doc,
+            item: item.to_string(),
+            api_version,
+            kind,
+            namespace,
+            name,
+            raw: v,
         });
     }
 

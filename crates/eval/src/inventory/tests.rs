@@ -220,3 +220,18 @@ fn pods_that_differ_from_their_controller_are_judged_on_their_own() {
         "sha256:2222222222222222222222222222222222222222222222222222222222222222"
     );
 }
+
+#[test]
+fn keeps_rbac_and_other_objects_and_strips_secret_values() {
+    let text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: admin-ish}\nrules:\n- apiGroups: ['*']\n  resources: ['*']\n  verbs: ['*']\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\ndata: {password: aHVudGVyMg==}\nstringData: {token: abc}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n";
+    let inv = read("o.yaml", text);
+    let kinds: Vec<_> = inv.objects.iter().map(|o| (o.kind.as_str(), o.namespace.as_str(), o.name.as_str())).collect();
+    assert_eq!(kinds, [("ClusterRole", "", "admin-ish"), ("Secret", "shop", "db"), ("Widget", "", "w")]);
+    let secret = &inv.objects[1].raw;
+    assert_eq!(secret["data"]["password"], "");
+    assert_eq!(secret["stringData"]["token"], "");
+    assert!(!format!("{:?}", inv.objects).contains("aHVudGVyMg"));
+    assert_eq!(inv.ignored_kinds.get("Widget"), Some(&1));
+    assert_eq!(inv.ignored_kinds.get("ClusterRole"), None);
+    assert_eq!(inv.objects[0].raw["rules"][0]["verbs"][0], "*");
+}
