@@ -42,4 +42,4 @@ mod writer;
 pub use catalog::{Catalog, CatalogSnapshot};
 pub use error::{LakeError, Result};
 pub use store::{Lake, LakeDescriptor, StoreOptions};
-pub use writer::{SnapshotInput, SnapshotWriter, WrittenSnapshot, rows_to_batch, writer_properties};
+pub use writer::{PreparedSnapshot, SnapshotInput, SnapshotWriter, WrittenSnapshot, rows_to_batch, writer_properties};

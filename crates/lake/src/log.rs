@@ -211,6 +211,40 @@ async fn tail(lake: &Lake, cluster: &ClusterName) -> Result<Option<RawEntry>> {
     listed_tail(lake, cluster).await
 }
 
+/// How far back from the tail [`find_recent`] looks.
+const RECENT_DEPTH: u64 = 64;
+
+/// The entry committing `snapshot_id`, if it is among the newest entries of the cluster's log.
+/// Used to make re-writes of a spooled snapshot idempotent. The walk back from the tail stops
+/// at the first entry ingested before `not_before` (it was committed before this snapshot
+/// existed) or after a bounded number of entries.
+pub async fn find_recent(
+    lake: &Lake,
+    cluster: &ClusterName,
+    snapshot_id: &tarn_model::SnapshotId,
+    not_before: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<(RawEntry, LogEntry)>> {
+    // The hinted tail, then forward to the real end of the log.
+    let Some(mut last) = tail(lake, cluster).await? else { return Ok(None) };
+    while let Some(next) = get_entry(lake, cluster, last.seq + 1).await? {
+        last = next;
+    }
+    let stop = last.seq.saturating_sub(RECENT_DEPTH);
+    let mut current = Some(last);
+    while let Some(r) = current {
+        let older = match r.parse() {
+            Ok(e) if &e.snapshot.snapshot_id == snapshot_id => return Ok(Some((r, e))),
+            Ok(e) => e.snapshot.ingested_at < not_before,
+            Err(_) => false,
+        };
+        if older || r.seq <= 1 || r.seq <= stop + 1 {
+            break;
+        }
+        current = get_entry(lake, cluster, r.seq - 1).await?;
+    }
+    Ok(None)
+}
+
 /// What a successful commit returns.
 #[derive(Debug, Clone)]
 pub struct Committed {

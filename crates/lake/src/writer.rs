@@ -24,9 +24,10 @@ use crate::error::{LakeError, Result};
 use crate::log::{self, Committed};
 use crate::paths::{self, EvaluationPath};
 use crate::store::Lake;
+use serde::{Deserialize, Serialize};
 
 /// Everything about a snapshot except its rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotInput {
     pub cluster: ClusterName,
     pub group_path: GroupPath,
@@ -38,6 +39,16 @@ pub struct SnapshotInput {
     /// `sha256:<hex>`
     pub inventory_digest: String,
     pub frameworks: Vec<String>,
+}
+
+/// A snapshot with its identity fixed, ready to write (or to spool and write later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreparedSnapshot {
+    pub snapshot_id: SnapshotId,
+    pub ingested_at: DateTime<Utc>,
+    pub input: SnapshotInput,
+    /// Sorted in storage order.
+    pub rows: Vec<EvaluationRow>,
 }
 
 /// A committed snapshot.
@@ -159,9 +170,25 @@ impl<'a> SnapshotWriter<'a> {
         Self { lake, key, clock, lake_id: None }
     }
 
+    /// Assigns the snapshot its id and ingest time. A prepared snapshot can be spooled and
+    /// written later, any number of times: [`Self::write_prepared`] is idempotent.
+    pub fn prepare(&self, input: SnapshotInput, mut rows: Vec<EvaluationRow>) -> PreparedSnapshot {
+        let ingested_at = self.clock.now();
+        rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        PreparedSnapshot { snapshot_id: SnapshotId::new_at(ingested_at), ingested_at, input, rows }
+    }
+
     /// Stores `rows` as a new snapshot and commits it to the cluster's log. Returns once the
     /// snapshot is durable and visible; on error nothing becomes visible.
-    pub async fn write(&mut self, input: SnapshotInput, mut rows: Vec<EvaluationRow>) -> Result<WrittenSnapshot> {
+    pub async fn write(&mut self, input: SnapshotInput, rows: Vec<EvaluationRow>) -> Result<WrittenSnapshot> {
+        let prepared = self.prepare(input, rows);
+        self.write_prepared(&prepared).await
+    }
+
+    /// Writes and commits a prepared snapshot. If it was committed already (an earlier attempt
+    /// whose acknowledgement was lost), returns that commit instead of committing it twice.
+    pub async fn write_prepared(&mut self, p: &PreparedSnapshot) -> Result<WrittenSnapshot> {
+        let input = &p.input;
         if input.observed_at > input.evaluated_at {
             return Err(LakeError::InvalidSnapshot(format!(
                 "observed_at {} is after evaluated_at {}",
@@ -177,31 +204,37 @@ impl<'a> SnapshotWriter<'a> {
                 d.lake_id
             }
         };
-        let ingested_at = self.clock.now();
-        let snapshot_id = SnapshotId::new_at(ingested_at);
-        rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        let counts = StatusCounts::of(&rows);
+        // Clocks of concurrent writers may disagree by this much.
+        let skew = chrono::Duration::minutes(10);
+        if let Some((raw, entry)) =
+            log::find_recent(self.lake, &input.cluster, &p.snapshot_id, p.ingested_at - skew).await?
+        {
+            let commit = Committed { seq: raw.seq, path: raw.path, entry_sha256: raw.sha256, attempts: 0 };
+            return Ok(WrittenSnapshot { record: entry.snapshot, commit });
+        }
+        let snapshot_id = p.snapshot_id;
+        let counts = StatusCounts::of(&p.rows);
         let path = EvaluationPath { cluster: input.cluster.clone(), date: input.observed_at.date_naive(), snapshot_id }
             .to_path();
         let batch = rows_to_batch(
-            &rows,
+            &p.rows,
             &snapshot_id,
             &input.group_path,
-            [input.observed_at, input.evaluated_at, ingested_at],
+            [input.observed_at, input.evaluated_at, p.ingested_at],
         )?;
-        drop(rows);
         let (size, sha) = self.write_parquet(&path, &batch, &snapshot_id).await?;
+        drop(batch);
         let record = SnapshotRecord {
             snapshot_id,
-            cluster: input.cluster,
-            group_path: input.group_path,
+            cluster: input.cluster.clone(),
+            group_path: input.group_path.clone(),
             observed_at: input.observed_at,
             evaluated_at: input.evaluated_at,
-            ingested_at,
-            agent: input.agent,
-            policy_digest: input.policy_digest,
-            inventory_digest: input.inventory_digest,
-            frameworks: input.frameworks,
+            ingested_at: p.ingested_at,
+            agent: input.agent.clone(),
+            policy_digest: input.policy_digest.clone(),
+            inventory_digest: input.inventory_digest.clone(),
+            frameworks: input.frameworks.clone(),
             row_count: counts.total(),
             status_counts: counts,
             object_path: path.to_string(),

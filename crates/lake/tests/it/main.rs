@@ -34,6 +34,7 @@ lake_suite!(
     suite::concurrent_writers_keep_one_chain,
     suite::stale_head_hint_is_corrected,
     suite::retried_commit_is_not_committed_twice,
+    suite::prepared_snapshots_are_written_once,
     suite::fresh_orphans_are_in_flight_not_problems,
     suite::verify_needs_a_lake_and_its_clusters,
     tamper::modified_byte,

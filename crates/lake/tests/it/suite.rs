@@ -289,6 +289,25 @@ pub async fn retried_commit_is_not_committed_twice(b: Backend) {
     assert!(verify_with(&t.lake, &key).await.ok());
 }
 
+pub async fn prepared_snapshots_are_written_once(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    let mut w = SnapshotWriter::new(&t.lake, &key, &SystemClock);
+    let p = w.prepare(input("a", t0()), rows(3, 0));
+    let first = w.write_prepared(&p).await.unwrap();
+    // Another writer commits in between; then the spooled snapshot is written again.
+    write(&t.lake, &key, "a", 1).await;
+    let again = w.write_prepared(&p).await.unwrap();
+    assert_eq!((again.commit.seq, again.record.clone()), (first.commit.seq, first.record.clone()));
+    // A prepared snapshot survives serialisation (the agent's spool) unchanged.
+    let json = serde_json::to_vec(&p).unwrap();
+    let back: tarn_lake::PreparedSnapshot = serde_json::from_slice(&json).unwrap();
+    assert_eq!(back, p);
+    assert_eq!(w.write_prepared(&back).await.unwrap().commit.seq, 1);
+    assert_eq!(Catalog::load(&t.lake, None).await.unwrap().snapshots.len(), 2);
+    assert!(verify_with(&t.lake, &key).await.ok());
+}
+
 pub async fn fresh_orphans_are_in_flight_not_problems(b: Backend) {
     let Some(t) = b.open() else { return };
     let key = SigningKeyPair::generate();
