@@ -18,6 +18,12 @@
 //! Keys use cosign's PEM formats: `ENCRYPTED SIGSTORE PRIVATE KEY` (scrypt + NaCl secretbox
 //! over PKCS#8) and `PUBLIC KEY` (SPKI), so `cosign` keys work with Tarn and vice versa.
 //!
+//! Bundles signed elsewhere (cosign, GitHub attestations, any Sigstore client) are checked by
+//! [`sigstore::verify`]: offline, against a [`sigstore::TrustedRoot`], with key or keyless
+//! (Fulcio certificate identity) policies, DSSE or message signatures, Rekor v1 and v2 entries
+//! (SET, inclusion proof, signed checkpoint) and RFC 3161 timestamps. It agrees with all 70
+//! cases of the sigstore-conformance corpus (`fixtures/sigstore-conformance`).
+//!
 //! ```
 //! use tarn_trust::{keys::{KdfParams, SigningKeyPair}, statement::{Statement, Subject}, bundle};
 //! let key = SigningKeyPair::generate();
@@ -31,6 +37,7 @@ pub mod bundle;
 pub mod dsse;
 mod error;
 pub mod keys;
+pub mod sigstore;
 pub mod statement;
 
 pub use error::TrustError;
