@@ -112,3 +112,32 @@ spec:
     let back: PodTemplateSpec = serde_json::from_value(json).unwrap();
     assert_eq!(back, pod);
 }
+
+#[test]
+fn env_and_mounts_decode_without_values() {
+    let spec: PodSpec = serde_json::from_value(serde_json::json!({
+        "serviceAccount": "legacy",
+        "containers": [{
+            "name": "c",
+            "env": [
+                {"name": "A", "value": "literal"},
+                {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                {"name": "C", "valueFrom": null},
+            ],
+            "envFrom": [{"secretRef": {"name": "s"}}, {"configMapRef": {"name": "m"}, "prefix": "M_"}],
+            "volumeMounts": [{"name": "t", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}],
+        }, {"name": "d", "env": null, "envFrom": null, "volumeMounts": null}]
+    }))
+    .unwrap();
+    let c = &spec.containers[0];
+    assert_eq!(spec.service_account.as_deref(), Some("legacy"));
+    assert_eq!(c.env.len(), 3);
+    assert!(c.env[0].value_from.is_none() && c.env[2].value_from.is_none());
+    assert_eq!(c.env[1].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().key, "k");
+    assert_eq!(c.env_from[0].secret_ref.as_ref().unwrap().name, "s");
+    assert_eq!(c.env_from[1].prefix.as_deref(), Some("M_"));
+    assert_eq!(c.volume_mounts[0].read_only, Some(true));
+    // Literal values are not kept in the typed model.
+    assert!(!serde_json::to_string(c).unwrap().contains("literal"));
+    assert!(spec.containers[1].env.is_empty() && spec.containers[1].volume_mounts.is_empty());
+}
