@@ -9,7 +9,7 @@
 //! cargo run --release -p tarn-benches --bin write_throughput -- [--snapshots 50] [--rows 20000] [--lake DIR]
 //! ```
 //!
-//! Rows come from the real PSS evaluator run over the quickstart manifests, replicated into
+//! Rows come from the real PSS and CIS evaluators run over the quickstart manifests, replicated into
 //! distinct workloads, so strings and status mixes are realistic.
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use chrono::{TimeZone, Utc};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use parquet::arrow::AsyncArrowWriter;
-use tarn_eval::frameworks::{Framework, evaluate_inventory};
+use tarn_eval::frameworks::{Framework, evaluate};
 use tarn_eval::inventory;
 use tarn_lake::{Lake, SnapshotInput, SnapshotWriter, StoreOptions, rows_to_batch, writer_properties};
 use tarn_model::{AgentInfo, EvaluationRow, SnapshotId, SystemClock};
@@ -67,7 +67,8 @@ fn sample_rows(target: usize) -> anyhow::Result<(Vec<EvaluationRow>, f64)> {
             w.namespace = format!("{}-{}", w.namespace, copy % 7);
         }
         evaluated += workloads.len();
-        rows.extend(evaluate_inventory(&workloads, &frameworks));
+        let round = inventory::Inventory { workloads, objects: inv.objects.clone(), ..Default::default() };
+        rows.extend(evaluate(&round, &frameworks));
         copy += 1;
     }
     rows.truncate(target);
