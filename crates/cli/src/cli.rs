@@ -43,6 +43,9 @@ kubectl get pods -A -o json > pods.json && tarn eval --framework pss-baseline@v1
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Verify signatures from outside Tarn (Sigstore bundles), offline.
+    #[command(subcommand)]
+    Trust(TrustCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +66,59 @@ kubectl get pods,replicasets,deployments,statefulsets,daemonsets,jobs,cronjobs -
 tarn agent scan --lake s3://evidence/tarn --cluster prod-eu-1 --group /acme/prod --inventory inv.json --key cosign.key\n  \
 tarn agent scan --cluster dev --inventory manifests/ --key cosign.key --at 2026-03-01T06:00:00Z")]
     Scan(ScanArgs),
+    /// Keep evaluating a cluster: every interval and whenever the policies change.
+    #[command(after_help = "Snapshots are written to a local spool first and committed in order, so a storage outage \
+delays them but loses none. SIGTERM/SIGINT stop the agent between cycles.\n\nExamples:\n  \
+tarn agent run --lake s3://evidence/tarn --cluster prod-eu-1 --kube --key cosign.key --interval 5m --policies /etc/tarn/policies\n  \
+tarn agent run --cluster dev --inventory manifests/ --key cosign.key --interval 30s --format json")]
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[arg(long, env = "TARN_CLUSTER")]
+    pub cluster: String,
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub group: String,
+    /// Inventory files or directories, re-read every cycle.
+    #[arg(long = "inventory", num_args = 1.., value_name = "PATH", required_unless_present = "kube", conflicts_with = "kube")]
+    pub inventory: Vec<PathBuf>,
+    /// Read the cluster through the Kubernetes API (kubeconfig, $KUBECONFIG or in-cluster).
+    #[arg(long)]
+    pub kube: bool,
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+    #[arg(long, requires = "kube", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long, requires = "kube")]
+    pub context: Option<String>,
+    #[command(flatten)]
+    pub key: SigningKeyArgs,
+    /// Time between evaluations (e.g. 30s, 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+    /// Policy directory, watched: any change triggers a re-evaluation.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// How often the policy directory is checked.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, hide = true)]
+    pub poll: std::time::Duration,
+    /// Local spool for snapshots not yet committed (default: $XDG_STATE_HOME/tarn/spool/<cluster>).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Frameworks to evaluate (repeatable). Default: as for `agent scan`.
+    #[arg(long = "framework", value_name = "FRAMEWORK")]
+    pub frameworks: Vec<String>,
+    #[arg(long, env = "TARN_AGENT_ID")]
+    pub agent_id: Option<String>,
+    /// Event output: human lines, or one JSON object per event on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+    /// Stop after this many cycles.
+    #[arg(long, hide = true)]
+    pub max_cycles: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -201,6 +257,18 @@ pub struct BundleArgs {
     /// Also copy the snapshot's Parquet object here.
     #[arg(long, value_name = "FILE")]
     pub object_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Verify a Sigstore bundle offline against a certificate identity or a public key.
+    #[command(after_help = "Exit status: 0 only when the bundle verifies.\n\nExamples:\n  \
+tarn trust verify-bundle --bundle a.txt.sigstore.json \\\n    \
+--certificate-identity https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main \\\n    \
+--certificate-oidc-issuer https://token.actions.githubusercontent.com a.txt\n  \
+tarn trust verify-bundle --bundle b.sigstore.json --key cosign.pub sha256:a0cfc712…\n  \
+tarn trust verify-bundle --bundle c.sigstore.json --key cosign.pub --trusted-root trusted_root.json c.tar")]
+    VerifyBundle(crate::commands::trust::VerifyBundleArgs),
 }
 
 #[derive(Debug, Subcommand)]

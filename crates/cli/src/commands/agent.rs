@@ -5,8 +5,14 @@ use tarn_eval::inventory::{self, Inventory};
 use tarn_lake::{SnapshotInput, SnapshotWriter, WrittenSnapshot};
 use tarn_model::{AgentInfo, ClusterName, GroupPath, SystemClock, TARN_VERSION};
 
+use tarn_agent::kube_source::KubeSource;
+use tarn_agent::policydir::{PolicyDir, PolicyFiles};
+use tarn_agent::run::{AgentConfig, AgentEvent, Evaluation};
+use tarn_agent::source::InventorySource;
+use tarn_agent::spool::Spool;
+
 use crate::args::invalid;
-use crate::cli::{ScanArgs, SummaryFormat};
+use crate::cli::{RunArgs, ScanArgs, SummaryFormat};
 use crate::exit;
 
 pub fn parse_frameworks(names: &[String]) -> anyhow::Result<Vec<Framework>> {
@@ -49,7 +55,7 @@ pub async fn commit_scan(
     inv: &Inventory,
     t: &ScanTarget<'_>,
 ) -> anyhow::Result<WrittenSnapshot> {
-    let rows = frameworks::evaluate_inventory(&inv.workloads, t.frameworks);
+    let rows = frameworks::evaluate(inv, t.frameworks);
     let input = SnapshotInput {
         cluster: t.cluster.clone(),
         group_path: t.group.clone(),
@@ -152,5 +158,140 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
     } else {
         eprintln!("warning: committed, but {} documents were not evaluated (see above)", inv.problems.len());
         Ok(exit::FAILED)
+    }
+}
+
+/// The agent's evaluator: built-in frameworks now; policy files are hashed into the policy
+/// digest so a change is visible in every snapshot it affects.
+struct BuiltinEvaluator {
+    frameworks: Vec<Framework>,
+}
+
+impl tarn_agent::run::Evaluator for BuiltinEvaluator {
+    fn evaluate(&self, inventory: &Inventory, policies: &PolicyFiles) -> Evaluation {
+        let rows = frameworks::evaluate(inventory, &self.frameworks);
+        let base = frameworks::policy_digest(&self.frameworks);
+        let policy_digest = if policies.files.is_empty() {
+            base
+        } else {
+            format!("sha256:{}", tarn_trust::sha256_hex(format!("{base}\n{}", policies.digest).as_bytes()))
+        };
+        Evaluation {
+            rows,
+            frameworks: self.frameworks.iter().map(ToString::to_string).collect(),
+            policy_digest,
+            policy_problems: Vec::new(),
+        }
+    }
+}
+
+fn default_spool(cluster: &ClusterName) -> std::path::PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    base.join("tarn/spool").join(cluster.as_str())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping after the current cycle"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping after the current cycle"),
+    }
+}
+
+pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
+    let cluster: ClusterName = a.cluster.parse()?;
+    let group: GroupPath = a.group.parse()?;
+    let frameworks = parse_frameworks(&a.frameworks)?;
+    if a.interval.is_zero() {
+        return Err(invalid("--interval must be positive"));
+    }
+    let key = a.key.load()?;
+    let lake = a.lake.open()?;
+    let source = if a.kube {
+        InventorySource::Kube(
+            KubeSource::connect(a.kubeconfig.clone(), a.context.clone()).await.map_err(|e| invalid(e.to_string()))?,
+        )
+    } else {
+        InventorySource::Files(a.inventory.clone())
+    };
+    let spool_dir = a.spool.clone().unwrap_or_else(|| default_spool(&cluster));
+    let spool = Spool::open(&spool_dir)?;
+    let policies = a.policies.as_ref().map(PolicyDir::new);
+    let config = AgentConfig {
+        cluster,
+        group,
+        agent_id: a.agent_id.clone().unwrap_or_else(default_agent_id),
+        interval: a.interval,
+        poll: a.poll,
+        max_backoff: a.interval.min(std::time::Duration::from_secs(300)),
+        max_cycles: a.max_cycles,
+    };
+    eprintln!(
+        "tarn agent: cluster {} every {} from {}, lake {}, spool {}",
+        config.cluster,
+        humantime::format_duration(a.interval),
+        source.describe(),
+        lake.url(),
+        spool_dir.display()
+    );
+    let evaluator = BuiltinEvaluator { frameworks };
+    let clock = SystemClock;
+    let mut writer = SnapshotWriter::new(&lake, &key, &clock);
+    let json = matches!(a.format, SummaryFormat::Json);
+    let mut on_event = |e: AgentEvent| {
+        if json {
+            println!("{}", serde_json::to_string(&e).expect("events serialise"));
+        } else {
+            eprintln!("{}", describe(&e));
+        }
+    };
+    tarn_agent::run::run(
+        &config,
+        &source,
+        policies.as_ref(),
+        &evaluator,
+        &mut writer,
+        &spool,
+        shutdown_signal(),
+        &mut on_event,
+    )
+    .await;
+    Ok(exit::OK)
+}
+
+fn describe(e: &AgentEvent) -> String {
+    match e {
+        AgentEvent::Committed { snapshot_id, seq, rows, fail, from_spool, .. } => format!(
+            "committed snapshot {snapshot_id} (log entry {seq}, {rows} rows, {fail} failing){}",
+            if *from_spool { " from the spool" } else { "" }
+        ),
+        AgentEvent::Spooled { snapshot_id, error, pending } => {
+            format!("storage unavailable ({error}); snapshot {snapshot_id} kept in the spool ({pending} pending)")
+        }
+        AgentEvent::Evaluated { trigger, workloads, skipped_documents, policy_problems } => format!(
+            "evaluated {workloads} workloads ({trigger:?}){}{}",
+            if *skipped_documents > 0 { format!(", {skipped_documents} documents skipped") } else { String::new() },
+            if policy_problems.is_empty() {
+                String::new()
+            } else {
+                format!(", policy problems: {}", policy_problems.join("; "))
+            }
+        ),
+        AgentEvent::RetryFailed { error, pending, retry_in_secs } => {
+            format!("storage still unavailable ({error}); {pending} snapshots spooled, retrying in {retry_in_secs:.0}s")
+        }
+        AgentEvent::SourceFailed { error } => format!("cannot read the inventory: {error}; retrying next cycle"),
+        AgentEvent::Stopping { pending } => format!("stopping; {pending} snapshots wait in the spool"),
     }
 }

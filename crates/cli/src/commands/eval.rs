@@ -2,8 +2,10 @@ use std::io::Write;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
-use tarn_eval::inventory;
-use tarn_eval::pss::CheckVerdict;
+use std::collections::HashMap;
+
+use tarn_eval::{frameworks, inventory};
+use tarn_model::{EvaluationRow, Status};
 
 use crate::cli::{EvalArgs, EvalFormat};
 use crate::commands::agent::parse_frameworks;
@@ -15,23 +17,72 @@ pub fn run(a: EvalArgs) -> anyhow::Result<u8> {
     for p in &inv.problems {
         eprintln!("error: not evaluated: {p}");
     }
-    let mut results: Vec<Value> = Vec::new();
+    // Every framework through the same row model the agent stores, grouped back per resource.
+    let rows = frameworks::evaluate(&inv, &frameworks);
+    let mut sources: HashMap<(&str, &str), (String, usize)> = HashMap::new();
+    let located =
+        |source: &str, item: &str| if item.is_empty() { source.to_string() } else { format!("{source}#{item}") };
     for w in &inv.workloads {
-        for fw in &frameworks {
-            let verdicts = fw.evaluate(w);
-            let allowed = verdicts.iter().all(|v| v.allowed);
-            let source = if w.item.is_empty() { w.source.clone() } else { format!("{}#{}", w.source, w.item) };
-            results.push(json!({
-                "source": source,
-                "document": w.document,
-                "name": w.name,
-                "namespace": w.namespace,
-                "kind": w.kind,
-                "framework": fw.to_string(),
-                "allowed": allowed,
-                "findings": verdicts.iter().map(finding).collect::<Vec<_>>(),
-            }));
+        sources.insert((w.kind.as_str(), w.name.as_str()), (located(&w.source, &w.item), w.document));
+    }
+    for o in &inv.objects {
+        sources.entry((o.kind.as_str(), o.name.as_str())).or_insert((located(&o.source, &o.item), o.document));
+    }
+    let mut order: Vec<(String, String, String, String)> = Vec::new();
+    let mut groups: HashMap<(String, String, String, String), Vec<&EvaluationRow>> = HashMap::new();
+    let mut cluster_level = 0usize;
+    for r in &rows {
+        if r.workload_kind.is_empty() {
+            cluster_level += 1;
+            continue;
         }
+        let key = (
+            format!("{}@{}", r.framework, r.framework_version),
+            r.workload_kind.clone(),
+            r.namespace.clone(),
+            r.workload_name.clone(),
+        );
+        groups
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push(r);
+    }
+    let mut results: Vec<Value> = Vec::new();
+    for key in &order {
+        let (framework, kind, namespace, name) = key;
+        let group = &groups[key];
+        let mut findings: Vec<(String, Status, String)> = Vec::new();
+        for r in group {
+            match findings.iter_mut().find(|f| f.0 == r.control_id) {
+                Some(f) => {
+                    if severity_of(r.status) > severity_of(f.1) {
+                        f.1 = r.status;
+                        f.2.clone_from(&r.message);
+                    }
+                }
+                None => findings.push((r.control_id.clone(), r.status, r.message.clone())),
+            }
+        }
+        let allowed = findings.iter().all(|f| !matches!(f.1, Status::Fail | Status::Error));
+        let (source, document) = sources.get(&(kind.as_str(), name.as_str())).cloned().unwrap_or_default();
+        results.push(json!({
+            "source": source,
+            "document": document,
+            "name": name,
+            "namespace": namespace,
+            "kind": kind,
+            "framework": framework,
+            "allowed": allowed,
+            "findings": findings.iter().map(|(c, s, m)| json!({"control": c, "status": s, "message": m})).collect::<Vec<_>>(),
+        }));
+    }
+    if cluster_level > 0 {
+        eprintln!(
+            "note: {cluster_level} cluster-level results (manual controls, controls with nothing in scope) are not listed per resource"
+        );
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -87,10 +138,13 @@ pub fn run(a: EvalArgs) -> anyhow::Result<u8> {
     Ok(if inv.problems.is_empty() { exit::OK } else { exit::FAILED })
 }
 
-fn finding(v: &CheckVerdict) -> Value {
-    json!({
-        "control": v.check_id,
-        "status": if v.allowed { "pass" } else { "fail" },
-        "message": v.message(),
-    })
+/// Which status wins when a control has several rows for one resource.
+fn severity_of(s: Status) -> u8 {
+    match s {
+        Status::Pass => 0,
+        Status::Skip => 1,
+        Status::Warn => 2,
+        Status::Error => 3,
+        Status::Fail => 4,
+    }
 }

@@ -1,20 +1,23 @@
-use crate::cli::{AgentCommand, Command, EvidenceCommand, KeysCommand};
+use crate::cli::{AgentCommand, Command, EvidenceCommand, KeysCommand, TrustCommand};
 
 mod agent;
 mod eval;
 mod evidence;
 mod keys;
 mod quickstart;
+pub mod trust;
 
 /// Runs a command and returns its exit code.
 pub async fn run(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Quickstart(a) => quickstart::run(a).await,
         Command::Agent(AgentCommand::Scan(a)) => agent::scan(a).await,
+        Command::Agent(AgentCommand::Run(a)) => agent::run(a).await,
         Command::Eval(a) => eval::run(a),
         Command::Evidence(EvidenceCommand::Verify(a)) => evidence::verify(a).await,
         Command::Evidence(EvidenceCommand::Query(a)) => evidence::query(a).await,
         Command::Evidence(EvidenceCommand::Bundle(a)) => evidence::bundle(a).await,
         Command::Keys(KeysCommand::Generate(a)) => keys::generate(a),
+        Command::Trust(TrustCommand::VerifyBundle(a)) => trust::verify_bundle(a),
     }
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `tarn` binary.
 
+mod agent_run;
 mod common;
 mod concurrency;
 mod eval;
@@ -9,3 +10,4 @@ mod keys;
 mod query;
 mod quickstart;
 mod scan;
+mod trust_cli;

@@ -1,0 +1,296 @@
+//! The continuous agent loop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tarn_eval::inventory::Inventory;
+use tarn_lake::{PreparedSnapshot, SnapshotInput, SnapshotWriter};
+use tarn_model::{AgentInfo, ClusterName, EvaluationRow, GroupPath, TARN_VERSION};
+use tokio::time::Instant;
+
+use crate::policydir::{PolicyDir, PolicyFiles};
+use crate::source::InventorySource;
+use crate::spool::Spool;
+
+/// What an evaluator returns for one cycle.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    pub rows: Vec<EvaluationRow>,
+    /// `name@version` of every framework evaluated.
+    pub frameworks: Vec<String>,
+    /// `sha256:<hex>` of the policy set (frameworks, evaluator version, policy files).
+    pub policy_digest: String,
+    /// Policy files that could not be used, with reasons (they were skipped).
+    pub policy_problems: Vec<String>,
+}
+
+/// Turns an inventory and the current policy files into rows.
+pub trait Evaluator: Send + Sync {
+    fn evaluate(&self, inventory: &Inventory, policies: &PolicyFiles) -> Evaluation;
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub cluster: ClusterName,
+    pub group: GroupPath,
+    pub agent_id: String,
+    pub interval: Duration,
+    /// How often the policy directory is checked for changes.
+    pub poll: Duration,
+    /// Longest wait between retries of spooled snapshots.
+    pub max_backoff: Duration,
+    /// Stop after this many cycles (tests, one-shot runs); `None` runs until signalled.
+    pub max_cycles: Option<u64>,
+}
+
+/// Why a cycle ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Start,
+    Interval,
+    PolicyChange,
+}
+
+/// What the loop reports, one event at a time.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AgentEvent {
+    Committed {
+        snapshot_id: String,
+        seq: u64,
+        observed_at: chrono::DateTime<Utc>,
+        rows: u64,
+        fail: u64,
+        /// It waited in the spool first (storage was unavailable).
+        from_spool: bool,
+    },
+    /// This cycle's snapshot could not be committed; it waits in the spool.
+    Spooled {
+        snapshot_id: String,
+        error: String,
+        pending: usize,
+    },
+    /// A retry of the spooled snapshots failed; the next one is scheduled.
+    RetryFailed {
+        error: String,
+        pending: usize,
+        retry_in_secs: f64,
+    },
+    Evaluated {
+        trigger: Trigger,
+        workloads: usize,
+        skipped_documents: usize,
+        policy_problems: Vec<String>,
+    },
+    SourceFailed {
+        error: String,
+    },
+    Stopping {
+        pending: usize,
+    },
+}
+
+/// Runs until `shutdown` completes (or `max_cycles`). Exits only between cycles, so a snapshot
+/// is never half-written; whatever could not be committed stays in the spool for next time.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    config: &AgentConfig,
+    source: &InventorySource,
+    policies: Option<&PolicyDir>,
+    evaluator: &dyn Evaluator,
+    writer: &mut SnapshotWriter<'_>,
+    spool: &Spool,
+    shutdown: impl Future<Output = ()>,
+    on_event: &mut (dyn FnMut(AgentEvent) + Send),
+) {
+    tokio::pin!(shutdown);
+    let mut next_cycle = Instant::now();
+    let mut trigger = Trigger::Start;
+    let mut next_poll = Instant::now() + config.poll;
+    let mut retry_at: Option<Instant> = None;
+    let mut backoff = Duration::from_secs(1);
+    let mut fingerprint = policies.map(|p| p.read().digest);
+    let mut cycles = 0u64;
+
+    // Snapshots left over from an earlier run go first.
+    if flush(writer, spool, None, on_event).await.is_err() {
+        retry_at = Some(Instant::now() + backoff);
+    }
+    let pending = |spool: &Spool| spool.pending().map(|p| p.len()).unwrap_or(0);
+    loop {
+        if config.max_cycles.is_some_and(|m| cycles >= m) {
+            break;
+        }
+        let wake = [Some(next_cycle), Some(next_poll), retry_at].into_iter().flatten().min().expect("non-empty");
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = &mut shutdown => break,
+        }
+        let now = Instant::now();
+        if now >= next_poll {
+            next_poll = now + config.poll;
+            if let Some(p) = policies {
+                let fp = p.read().digest;
+                if fingerprint.as_ref() != Some(&fp) {
+                    tracing::info!(dir = %p.root().display(), "policies changed, re-evaluating");
+                    fingerprint = Some(fp);
+                    trigger = Trigger::PolicyChange;
+                    next_cycle = now;
+                }
+            }
+        }
+        if retry_at.is_some_and(|t| now >= t) {
+            match flush(writer, spool, None, on_event).await {
+                Ok(()) => {
+                    retry_at = None;
+                    backoff = Duration::from_secs(1);
+                }
+                Err(error) => {
+                    backoff = (backoff * 2).min(config.max_backoff);
+                    let wait = jittered(backoff);
+                    retry_at = Some(Instant::now() + wait);
+                    on_event(AgentEvent::RetryFailed {
+                        error,
+                        pending: pending(spool),
+                        retry_in_secs: wait.as_secs_f64(),
+                    });
+                }
+            }
+        }
+        if now >= next_cycle {
+            cycles += 1;
+            let policy_files = policies.map(PolicyDir::read).unwrap_or_default();
+            fingerprint = policies.map(|_| policy_files.digest.clone());
+            if let Some(p) = cycle(config, source, &policy_files, evaluator, writer, trigger, on_event).await {
+                // Disk first, then the lake, oldest first: order and durability both hold.
+                let committed = match spool.push(&p) {
+                    Ok(()) => flush(writer, spool, Some(&p.snapshot_id), on_event).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot spool snapshot; committing directly");
+                        flush_one(writer, spool, &p, false, on_event).await
+                    }
+                };
+                if let Err(error) = committed {
+                    on_event(AgentEvent::Spooled {
+                        snapshot_id: p.snapshot_id.to_string(),
+                        error,
+                        pending: pending(spool),
+                    });
+                    if retry_at.is_none() {
+                        backoff = Duration::from_secs(1);
+                        retry_at = Some(Instant::now() + jittered(backoff));
+                    }
+                }
+            }
+            trigger = Trigger::Interval;
+            next_cycle = Instant::now() + config.interval;
+        }
+    }
+    on_event(AgentEvent::Stopping { pending: pending(spool) });
+}
+
+/// Reads, evaluates and prepares one snapshot; `None` when the source could not be read.
+async fn cycle(
+    config: &AgentConfig,
+    source: &InventorySource,
+    policies: &PolicyFiles,
+    evaluator: &dyn Evaluator,
+    writer: &SnapshotWriter<'_>,
+    trigger: Trigger,
+    on_event: &mut (dyn FnMut(AgentEvent) + Send),
+) -> Option<PreparedSnapshot> {
+    let observed_at = Utc::now();
+    let inv = match source.read().await {
+        Ok(inv) => inv,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read inventory; no snapshot this cycle");
+            on_event(AgentEvent::SourceFailed { error: e.to_string() });
+            return None;
+        }
+    };
+    for p in &inv.problems {
+        tracing::warn!("skipped {p}");
+    }
+    let eval = evaluator.evaluate(&inv, policies);
+    on_event(AgentEvent::Evaluated {
+        trigger,
+        workloads: inv.workloads.len(),
+        skipped_documents: inv.problems.len(),
+        policy_problems: eval.policy_problems.clone(),
+    });
+    let input = SnapshotInput {
+        cluster: config.cluster.clone(),
+        group_path: config.group.clone(),
+        observed_at,
+        evaluated_at: Utc::now(),
+        agent: AgentInfo { id: config.agent_id.clone(), version: TARN_VERSION.to_string() },
+        policy_digest: eval.policy_digest,
+        inventory_digest: inv.digest.clone(),
+        frameworks: eval.frameworks,
+    };
+    Some(writer.prepare(input, eval.rows))
+}
+
+/// Commits every spooled snapshot in order; stops at the first failure and returns its error.
+async fn flush(
+    writer: &mut SnapshotWriter<'_>,
+    spool: &Spool,
+    fresh: Option<&tarn_model::SnapshotId>,
+    on_event: &mut (dyn FnMut(AgentEvent) + Send),
+) -> Result<(), String> {
+    let pending = match spool.pending() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read spool");
+            return Err(e.to_string());
+        }
+    };
+    for entry in pending {
+        match entry {
+            Ok(p) => {
+                let waited = fresh != Some(&p.snapshot_id);
+                flush_one(writer, spool, &p, waited, on_event).await?;
+            }
+            Err(e) => tracing::error!(error = %e, "skipping unreadable spool entry (left in place)"),
+        }
+    }
+    Ok(())
+}
+
+async fn flush_one(
+    writer: &mut SnapshotWriter<'_>,
+    spool: &Spool,
+    p: &PreparedSnapshot,
+    from_spool: bool,
+    on_event: &mut (dyn FnMut(AgentEvent) + Send),
+) -> Result<(), String> {
+    match writer.write_prepared(p).await {
+        Ok(w) => {
+            if let Err(e) = spool.remove(p) {
+                tracing::error!(error = %e, "committed, but cannot remove from spool (a later flush finds it committed)");
+            }
+            on_event(AgentEvent::Committed {
+                snapshot_id: w.record.snapshot_id.to_string(),
+                seq: w.commit.seq,
+                observed_at: w.record.observed_at,
+                rows: w.record.row_count,
+                fail: w.record.status_counts.fail,
+                from_spool,
+            });
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, snapshot = %p.snapshot_id, "commit failed; snapshot stays spooled");
+            Err(e.to_string())
+        }
+    }
+}
+
+fn jittered(d: Duration) -> Duration {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(Instant::now()) % 1000;
+    d + d.mul_f64(r as f64 / 4000.0)
+}

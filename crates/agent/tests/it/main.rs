@@ -1,0 +1,4 @@
+//! Agent integration tests.
+
+mod kube;
+mod registry;
