@@ -14,6 +14,7 @@
 //! order, exactly once), and it exits between cycles on SIGTERM/SIGINT, never mid-snapshot.
 
 mod error;
+pub mod evidence;
 pub mod kube_source;
 pub mod policydir;
 pub mod registry;

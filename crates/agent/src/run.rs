@@ -10,9 +10,11 @@ use tarn_lake::{PreparedSnapshot, SnapshotInput, SnapshotWriter};
 use tarn_model::{AgentInfo, ClusterName, EvaluationRow, GroupPath, TARN_VERSION};
 use tokio::time::Instant;
 
+use crate::evidence::EvidenceSource;
 use crate::policydir::{PolicyDir, PolicyFiles};
 use crate::source::InventorySource;
 use crate::spool::Spool;
+use tarn_eval::evidence::EvidenceSet;
 
 /// What an evaluator returns for one cycle.
 #[derive(Debug, Clone, Default)]
@@ -26,9 +28,9 @@ pub struct Evaluation {
     pub policy_problems: Vec<String>,
 }
 
-/// Turns an inventory and the current policy files into rows.
+/// Turns an inventory, the current policy files and the image evidence into rows.
 pub trait Evaluator: Send + Sync {
-    fn evaluate(&self, inventory: &Inventory, policies: &PolicyFiles) -> Evaluation;
+    fn evaluate(&self, inventory: &Inventory, policies: &PolicyFiles, evidence: &EvidenceSet) -> Evaluation;
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +86,7 @@ pub enum AgentEvent {
         workloads: usize,
         skipped_documents: usize,
         policy_problems: Vec<String>,
+        evidence_problems: Vec<String>,
     },
     SourceFailed {
         error: String,
@@ -100,6 +103,7 @@ pub async fn run(
     config: &AgentConfig,
     source: &InventorySource,
     policies: Option<&PolicyDir>,
+    evidence: &EvidenceSource,
     evaluator: &dyn Evaluator,
     writer: &mut SnapshotWriter<'_>,
     spool: &Spool,
@@ -164,7 +168,8 @@ pub async fn run(
             cycles += 1;
             let policy_files = policies.map(PolicyDir::read).unwrap_or_default();
             fingerprint = policies.map(|_| policy_files.digest.clone());
-            if let Some(p) = cycle(config, source, &policy_files, evaluator, writer, trigger, on_event).await {
+            if let Some(p) = cycle(config, source, &policy_files, evidence, evaluator, writer, trigger, on_event).await
+            {
                 // Disk first, then the lake, oldest first: order and durability both hold.
                 let committed = match spool.push(&p) {
                     Ok(()) => flush(writer, spool, Some(&p.snapshot_id), on_event).await,
@@ -193,10 +198,12 @@ pub async fn run(
 }
 
 /// Reads, evaluates and prepares one snapshot; `None` when the source could not be read.
+#[allow(clippy::too_many_arguments)]
 async fn cycle(
     config: &AgentConfig,
     source: &InventorySource,
     policies: &PolicyFiles,
+    evidence: &EvidenceSource,
     evaluator: &dyn Evaluator,
     writer: &SnapshotWriter<'_>,
     trigger: Trigger,
@@ -214,12 +221,14 @@ async fn cycle(
     for p in &inv.problems {
         tracing::warn!("skipped {p}");
     }
-    let eval = evaluator.evaluate(&inv, policies);
+    let evidence = evidence.collect(&inv).await;
+    let eval = evaluator.evaluate(&inv, policies, &evidence);
     on_event(AgentEvent::Evaluated {
         trigger,
         workloads: inv.workloads.len(),
         skipped_documents: inv.problems.len(),
         policy_problems: eval.policy_problems.clone(),
+        evidence_problems: evidence.problems.iter().map(ToString::to_string).collect(),
     });
     let input = SnapshotInput {
         cluster: config.cluster.clone(),

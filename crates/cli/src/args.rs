@@ -87,3 +87,29 @@ pub fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
 pub fn invalid(msg: impl Into<String>) -> anyhow::Error {
     InvalidInput(msg.into()).into()
 }
+
+/// What to evaluate with: frameworks, policies, image evidence.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PolicyArgs {
+    /// Frameworks (repeatable): pss-baseline, pss-restricted (@v1.N), cis-k8s (@1.9..1.12),
+    /// image-policy, slsa, custom. Default: PSS and CIS, plus image policies and custom Rego
+    /// found in --policies, plus SLSA when an SlsaPolicy or evidence is given.
+    #[arg(long = "framework", value_name = "FRAMEWORK")]
+    pub frameworks: Vec<String>,
+    /// Policy directory: ClusterImagePolicies, *.rego custom policies, an SlsaPolicy.
+    #[arg(long, value_name = "DIR", env = "TARN_POLICIES")]
+    pub policies: Option<PathBuf>,
+    /// Image evidence directory (sha256-<digest>/ subdirectories; repeatable).
+    #[arg(long = "evidence", value_name = "DIR")]
+    pub evidence: Vec<PathBuf>,
+    /// Also fetch signatures and attestations of running images from their OCI registries.
+    #[arg(long)]
+    pub registry_evidence: bool,
+    /// Registry host spoken to over plain HTTP (repeatable; loopback test registries).
+    #[arg(long = "insecure-registry", value_name = "HOST", requires = "registry_evidence")]
+    pub insecure_registries: Vec<String>,
+    /// Sigstore trusted root for keyless signatures (default: the public-good instance's,
+    /// built in).
+    #[arg(long, value_name = "FILE", env = "TARN_TRUSTED_ROOT")]
+    pub trusted_root: Option<PathBuf>,
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::args::{LakeArgs, SigningKeyArgs, parse_time_arg};
+use crate::args::{LakeArgs, PolicyArgs, SigningKeyArgs, parse_time_arg};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +43,9 @@ kubectl get pods -A -o json > pods.json && tarn eval --framework pss-baseline@v1
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Test image policies offline.
+    #[command(subcommand)]
+    Policies(PoliciesCommand),
     /// Verify signatures from outside Tarn (Sigstore bundles), offline.
     #[command(subcommand)]
     Trust(TrustCommand),
@@ -99,18 +102,16 @@ pub struct RunArgs {
     /// Time between evaluations (e.g. 30s, 5m, 1h).
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub interval: std::time::Duration,
-    /// Policy directory, watched: any change triggers a re-evaluation.
-    #[arg(long, value_name = "DIR")]
-    pub policies: Option<PathBuf>,
+    /// What to evaluate with; the policy directory is watched and any change triggers a
+    /// re-evaluation.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// How often the policy directory is checked.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, hide = true)]
     pub poll: std::time::Duration,
     /// Local spool for snapshots not yet committed (default: $XDG_STATE_HOME/tarn/spool/<cluster>).
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
-    /// Frameworks to evaluate (repeatable). Default: as for `agent scan`.
-    #[arg(long = "framework", value_name = "FRAMEWORK")]
-    pub frameworks: Vec<String>,
     #[arg(long, env = "TARN_AGENT_ID")]
     pub agent_id: Option<String>,
     /// Event output: human lines, or one JSON object per event on stdout.
@@ -139,9 +140,8 @@ pub struct ScanArgs {
     /// When the inventory was observed (default: now). RFC 3339 or YYYY-MM-DD.
     #[arg(long, value_parser = parse_time_arg, value_name = "TIME")]
     pub at: Option<DateTime<Utc>>,
-    /// Frameworks to evaluate (repeatable). Default: pss-baseline and pss-restricted at latest.
-    #[arg(long = "framework", value_name = "FRAMEWORK")]
-    pub frameworks: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Commit a snapshot even when the inventory holds no documents at all.
     #[arg(long)]
     pub allow_empty: bool,
@@ -161,9 +161,8 @@ pub enum SummaryFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Framework: pss-baseline or pss-restricted, optionally @v1.N or @latest (repeatable).
-    #[arg(long = "framework", required = true, value_name = "FRAMEWORK")]
-    pub frameworks: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     #[arg(long, value_enum, default_value = "table")]
     pub format: EvalFormat,
     /// Manifest files or directories.
@@ -293,4 +292,35 @@ pub struct GenerateArgs {
     /// scrypt cost exponent (tests only; default is cosign's 15).
     #[arg(long, hide = true, default_value_t = 15)]
     pub scrypt_log_n: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoliciesCommand {
+    /// Evaluate ClusterImagePolicies against an image or a resource, offline (like
+    /// policy-controller's policy-tester). Exit 0 when admitted (pass or warn), 1 when denied.
+    #[command(after_help = "Examples:\n  \
+tarn policies test --policy policies/ --image ghcr.io/acme/cart:1.8.0@sha256:5891b5b5... --evidence evidence/\n  \
+tarn policies test --policy cip.yaml --resource deploy.yaml --evidence evidence/ --format json")]
+    Test(PolicyTestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PolicyTestArgs {
+    /// ClusterImagePolicy file or directory (with an optional config-policy-controller ConfigMap).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub policy: Vec<PathBuf>,
+    /// Image reference to test (pin it by digest for signature checks).
+    #[arg(long, value_name = "REF", required_unless_present = "resource", conflicts_with = "resource")]
+    pub image: Option<String>,
+    /// A manifest whose containers are tested (Pod, Deployment, …).
+    #[arg(long, value_name = "FILE")]
+    pub resource: Option<PathBuf>,
+    /// Image evidence directory (repeatable).
+    #[arg(long = "evidence", value_name = "DIR")]
+    pub evidence: Vec<PathBuf>,
+    /// Sigstore trusted root for keyless authorities (default: public-good, built in).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
 }

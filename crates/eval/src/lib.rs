@@ -33,5 +33,6 @@ pub mod frameworks;
 pub mod imagepolicy;
 pub mod inventory;
 pub mod k8s;
+pub mod policies;
 pub mod pss;
 pub mod slsa;

@@ -1,33 +1,17 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tarn_eval::frameworks::{self, Framework};
+use tarn_agent::kube_source::KubeSource;
+use tarn_agent::run::{AgentConfig, AgentEvent, Evaluation};
+use tarn_agent::source::InventorySource;
+use tarn_agent::spool::Spool;
 use tarn_eval::inventory::{self, Inventory};
 use tarn_lake::{SnapshotInput, SnapshotWriter, WrittenSnapshot};
 use tarn_model::{AgentInfo, ClusterName, GroupPath, SystemClock, TARN_VERSION};
 
-use tarn_agent::kube_source::KubeSource;
-use tarn_agent::policydir::{PolicyDir, PolicyFiles};
-use tarn_agent::run::{AgentConfig, AgentEvent, Evaluation};
-use tarn_agent::source::InventorySource;
-use tarn_agent::spool::Spool;
-
 use crate::args::invalid;
 use crate::cli::{RunArgs, ScanArgs, SummaryFormat};
+use crate::commands::policy::{FullEvaluator, Setup};
 use crate::exit;
-
-pub fn parse_frameworks(names: &[String]) -> anyhow::Result<Vec<Framework>> {
-    if names.is_empty() {
-        return Ok(Framework::defaults());
-    }
-    let mut out: Vec<Framework> = Vec::new();
-    for n in names {
-        let f: Framework = n.parse().map_err(|e: frameworks::UnknownFramework| invalid(e.to_string()))?;
-        if !out.contains(&f) {
-            out.push(f);
-        }
-    }
-    Ok(out)
-}
 
 pub fn default_agent_id() -> String {
     let host = std::env::var("HOSTNAME")
@@ -39,40 +23,39 @@ pub fn default_agent_id() -> String {
     format!("tarn-agent@{host}")
 }
 
-/// What one scan needs besides the inventory.
+/// What one scan needs besides the inventory and its evaluation.
 pub struct ScanTarget<'a> {
     pub cluster: &'a ClusterName,
     pub group: &'a GroupPath,
-    pub frameworks: &'a [Framework],
     pub agent_id: &'a str,
     pub observed_at: DateTime<Utc>,
     pub evaluated_at: DateTime<Utc>,
 }
 
-/// Evaluates `inv` and commits one snapshot.
+/// Commits one evaluated inventory as a snapshot.
 pub async fn commit_scan(
     writer: &mut SnapshotWriter<'_>,
     inv: &Inventory,
+    eval: Evaluation,
     t: &ScanTarget<'_>,
 ) -> anyhow::Result<WrittenSnapshot> {
-    let rows = frameworks::evaluate(inv, t.frameworks);
     let input = SnapshotInput {
         cluster: t.cluster.clone(),
         group_path: t.group.clone(),
         observed_at: t.observed_at,
         evaluated_at: t.evaluated_at,
         agent: AgentInfo { id: t.agent_id.to_string(), version: TARN_VERSION.to_string() },
-        policy_digest: frameworks::policy_digest(t.frameworks),
+        policy_digest: eval.policy_digest,
         inventory_digest: inv.digest.clone(),
-        frameworks: t.frameworks.iter().map(ToString::to_string).collect(),
+        frameworks: eval.frameworks,
     };
-    Ok(writer.write(input, rows).await?)
+    Ok(writer.write(input, eval.rows).await?)
 }
 
 pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
     let cluster: ClusterName = a.cluster.parse()?;
     let group: GroupPath = a.group.parse()?;
-    let frameworks = parse_frameworks(&a.frameworks)?;
+    let setup = Setup::from_args(&a.policy)?;
     let now = Utc::now();
     let observed_at = a.at.unwrap_or(now);
     if observed_at > now {
@@ -96,18 +79,21 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
             inv.problems.len()
         )));
     }
+    let evidence = setup.evidence.collect(&inv).await;
+    let eval = setup.evaluate(&inv, &setup.read_policies(), &evidence);
+    for p in &eval.policy_problems {
+        eprintln!("warning: policy skipped: {p}");
+    }
+    for p in &evidence.problems {
+        eprintln!("warning: evidence skipped: {p}");
+    }
+    let problems = inv.problems.len() + eval.policy_problems.len() + evidence.problems.len();
     let agent_id = a.agent_id.unwrap_or_else(default_agent_id);
     let clock = SystemClock;
     let mut writer = SnapshotWriter::new(&lake, &key, &clock);
-    let target = ScanTarget {
-        cluster: &cluster,
-        group: &group,
-        frameworks: &frameworks,
-        agent_id: &agent_id,
-        observed_at,
-        evaluated_at: Utc::now(),
-    };
-    let written = commit_scan(&mut writer, &inv, &target).await?;
+    let target =
+        ScanTarget { cluster: &cluster, group: &group, agent_id: &agent_id, observed_at, evaluated_at: Utc::now() };
+    let written = commit_scan(&mut writer, &inv, eval, &target).await?;
     let r = &written.record;
     match a.format {
         SummaryFormat::Json => {
@@ -153,35 +139,11 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
             println!("  object {} {}", r.object_path, r.object_sha256);
         }
     }
-    if inv.problems.is_empty() {
+    if problems == 0 {
         Ok(exit::OK)
     } else {
-        eprintln!("warning: committed, but {} documents were not evaluated (see above)", inv.problems.len());
+        eprintln!("warning: committed, but {problems} documents, policies or evidence items were not used (see above)");
         Ok(exit::FAILED)
-    }
-}
-
-/// The agent's evaluator: built-in frameworks now; policy files are hashed into the policy
-/// digest so a change is visible in every snapshot it affects.
-struct BuiltinEvaluator {
-    frameworks: Vec<Framework>,
-}
-
-impl tarn_agent::run::Evaluator for BuiltinEvaluator {
-    fn evaluate(&self, inventory: &Inventory, policies: &PolicyFiles) -> Evaluation {
-        let rows = frameworks::evaluate(inventory, &self.frameworks);
-        let base = frameworks::policy_digest(&self.frameworks);
-        let policy_digest = if policies.files.is_empty() {
-            base
-        } else {
-            format!("sha256:{}", tarn_trust::sha256_hex(format!("{base}\n{}", policies.digest).as_bytes()))
-        };
-        Evaluation {
-            rows,
-            frameworks: self.frameworks.iter().map(ToString::to_string).collect(),
-            policy_digest,
-            policy_problems: Vec::new(),
-        }
     }
 }
 
@@ -212,7 +174,7 @@ async fn shutdown_signal() {
 pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     let cluster: ClusterName = a.cluster.parse()?;
     let group: GroupPath = a.group.parse()?;
-    let frameworks = parse_frameworks(&a.frameworks)?;
+    let setup = Setup::from_args(&a.policy)?;
     if a.interval.is_zero() {
         return Err(invalid("--interval must be positive"));
     }
@@ -227,7 +189,8 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     };
     let spool_dir = a.spool.clone().unwrap_or_else(|| default_spool(&cluster));
     let spool = Spool::open(&spool_dir)?;
-    let policies = a.policies.as_ref().map(PolicyDir::new);
+    let policies = setup.policy_dir.clone();
+    let evidence = setup.evidence.clone();
     let config = AgentConfig {
         cluster,
         group,
@@ -245,7 +208,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         lake.url(),
         spool_dir.display()
     );
-    let evaluator = BuiltinEvaluator { frameworks };
+    let evaluator = FullEvaluator(setup);
     let clock = SystemClock;
     let mut writer = SnapshotWriter::new(&lake, &key, &clock);
     let json = matches!(a.format, SummaryFormat::Json);
@@ -260,6 +223,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         &config,
         &source,
         policies.as_ref(),
+        &evidence,
         &evaluator,
         &mut writer,
         &spool,
@@ -279,15 +243,19 @@ fn describe(e: &AgentEvent) -> String {
         AgentEvent::Spooled { snapshot_id, error, pending } => {
             format!("storage unavailable ({error}); snapshot {snapshot_id} kept in the spool ({pending} pending)")
         }
-        AgentEvent::Evaluated { trigger, workloads, skipped_documents, policy_problems } => format!(
-            "evaluated {workloads} workloads ({trigger:?}){}{}",
-            if *skipped_documents > 0 { format!(", {skipped_documents} documents skipped") } else { String::new() },
-            if policy_problems.is_empty() {
-                String::new()
-            } else {
-                format!(", policy problems: {}", policy_problems.join("; "))
+        AgentEvent::Evaluated { trigger, workloads, skipped_documents, policy_problems, evidence_problems } => {
+            let mut line = format!("evaluated {workloads} workloads ({trigger:?})");
+            if *skipped_documents > 0 {
+                line.push_str(&format!(", {skipped_documents} documents skipped"));
             }
-        ),
+            if !policy_problems.is_empty() {
+                line.push_str(&format!(", policy problems: {}", policy_problems.join("; ")));
+            }
+            if !evidence_problems.is_empty() {
+                line.push_str(&format!(", evidence problems: {}", evidence_problems.join("; ")));
+            }
+            line
+        }
         AgentEvent::RetryFailed { error, pending, retry_in_secs } => {
             format!("storage still unavailable ({error}); {pending} snapshots spooled, retrying in {retry_in_secs:.0}s")
         }

@@ -4,21 +4,29 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use tarn_eval::{frameworks, inventory};
+use tarn_eval::inventory;
 use tarn_model::{EvaluationRow, Status};
 
 use crate::cli::{EvalArgs, EvalFormat};
-use crate::commands::agent::parse_frameworks;
+use crate::commands::policy::Setup;
 use crate::exit;
 
-pub fn run(a: EvalArgs) -> anyhow::Result<u8> {
-    let frameworks = parse_frameworks(&a.frameworks)?;
+pub async fn run(a: EvalArgs) -> anyhow::Result<u8> {
+    let setup = Setup::from_args(&a.policy)?;
     let inv = inventory::read_paths(&a.paths)?;
     for p in &inv.problems {
         eprintln!("error: not evaluated: {p}");
     }
+    let evidence = setup.evidence.collect(&inv).await;
+    let eval = setup.evaluate(&inv, &setup.read_policies(), &evidence);
+    for p in
+        eval.policy_problems.iter().chain(evidence.problems.iter().map(ToString::to_string).collect::<Vec<_>>().iter())
+    {
+        eprintln!("error: not used: {p}");
+    }
+    let unused = inv.problems.len() + eval.policy_problems.len() + evidence.problems.len();
     // Every framework through the same row model the agent stores, grouped back per resource.
-    let rows = frameworks::evaluate(&inv, &frameworks);
+    let rows = eval.rows;
     let mut sources: HashMap<(&str, &str), (String, usize)> = HashMap::new();
     let located =
         |source: &str, item: &str| if item.is_empty() { source.to_string() } else { format!("{source}#{item}") };
@@ -135,7 +143,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<u8> {
             )?;
         }
     }
-    Ok(if inv.problems.is_empty() { exit::OK } else { exit::FAILED })
+    Ok(if unused == 0 { exit::OK } else { exit::FAILED })
 }
 
 /// Which status wins when a control has several rows for one resource.

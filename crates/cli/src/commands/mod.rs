@@ -1,9 +1,11 @@
-use crate::cli::{AgentCommand, Command, EvidenceCommand, KeysCommand, TrustCommand};
+use crate::cli::{AgentCommand, Command, EvidenceCommand, KeysCommand, PoliciesCommand, TrustCommand};
 
 mod agent;
 mod eval;
 mod evidence;
 mod keys;
+mod policies;
+mod policy;
 mod quickstart;
 pub mod trust;
 
@@ -13,11 +15,12 @@ pub async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Quickstart(a) => quickstart::run(a).await,
         Command::Agent(AgentCommand::Scan(a)) => agent::scan(a).await,
         Command::Agent(AgentCommand::Run(a)) => agent::run(a).await,
-        Command::Eval(a) => eval::run(a),
+        Command::Eval(a) => eval::run(a).await,
         Command::Evidence(EvidenceCommand::Verify(a)) => evidence::verify(a).await,
         Command::Evidence(EvidenceCommand::Query(a)) => evidence::query(a).await,
         Command::Evidence(EvidenceCommand::Bundle(a)) => evidence::bundle(a).await,
         Command::Keys(KeysCommand::Generate(a)) => keys::generate(a),
+        Command::Policies(PoliciesCommand::Test(a)) => policies::test(a).await,
         Command::Trust(TrustCommand::VerifyBundle(a)) => trust::verify_bundle(a),
     }
 }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
-use tarn_eval::frameworks::Framework;
 use tarn_eval::inventory;
 use tarn_lake::verify::VerifyOptions;
 use tarn_lake::{Lake, SnapshotWriter, StoreOptions};
@@ -15,9 +14,10 @@ use tarn_query::format::{OutputFormat, render};
 use tarn_query::{QueryEngine, QueryOptions};
 use tarn_trust::keys::{PublicKey, SigningKeyPair};
 
-use crate::args::invalid;
+use crate::args::{PolicyArgs, invalid};
 use crate::cli::QuickstartArgs;
 use crate::commands::agent::{ScanTarget, commit_scan};
+use crate::commands::policy::Setup;
 use crate::{exit, output};
 
 const POSTURE_SUMMARY_SQL: &str = include_str!("../../../../queries/posture_summary.sql");
@@ -115,7 +115,6 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
     eprintln!("Signing with the DEMO key {} (public, for demonstration only)", key_path.display());
     let now = Utc::now();
     let first_day = (now - Duration::days(i64::from(fleet.days) - 1)).date_naive();
-    let frameworks = Framework::defaults();
     let clock = SystemClock;
     let mut writer = SnapshotWriter::new(&lake, &key, &clock);
     let started = std::time::Instant::now();
@@ -133,26 +132,40 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    // Every framework: PSS and CIS, the demo's image policy, SLSA and custom Rego over the
+    // demo's image evidence (signatures by the demo key, real upstream provenance).
+    let setup = Setup::from_args(&PolicyArgs {
+        policies: Some(root.join("policies")),
+        evidence: vec![root.join("evidence")],
+        ..Default::default()
+    })?;
+    let policy_files = setup.read_policies();
     let bar = output::bar(plan.len() as u64, "scanning demo fleet");
     let (mut rows, mut skipped) = (0u64, 0usize);
+    let mut evidence_cache = None;
     for (day, at, cluster) in &plan {
         let files = files_for(&root, &fleet, cluster, *day)?;
         let inv = inventory::read_paths(&files)?;
-        skipped += inv.problems.len();
+        // The evidence directory does not change during the demo: read it once.
+        let evidence = match &evidence_cache {
+            Some(e) => e,
+            None => evidence_cache.insert(setup.evidence.collect(&inv).await),
+        };
+        let eval = setup.evaluate(&inv, &policy_files, evidence);
+        skipped += inv.problems.len() + eval.policy_problems.len() + evidence.problems.len();
         let target = ScanTarget {
             cluster: &cluster.name,
             group: &cluster.group,
-            frameworks: &frameworks,
             agent_id: &fleet.agent_id,
             observed_at: *at,
             evaluated_at: Utc::now(),
         };
-        rows += commit_scan(&mut writer, &inv, &target).await?.record.row_count;
+        rows += commit_scan(&mut writer, &inv, eval, &target).await?.record.row_count;
         bar.inc(1);
     }
     bar.finish_and_clear();
     if skipped > 0 {
-        return Err(anyhow::anyhow!("the demo fleet has {skipped} unreadable documents"));
+        return Err(anyhow::anyhow!("the demo fleet has {skipped} unreadable documents, policies or evidence items"));
     }
     println!(
         "Wrote {} signed snapshots ({} rows) for {} clusters over {} days in {:.1}s",

@@ -19,6 +19,20 @@ fn quickstart_builds_a_verified_lake_and_summary() {
     assert!(groups >= 2);
     assert!(days >= 13, "two weeks of history, got {days} days");
     assert!(snapshots >= 4 * 14 * 2 - 4, "{snapshots}");
+    // Every framework runs: PSS, CIS, the image policy, SLSA and custom Rego.
+    let frameworks = query_scalar(
+        lake_s,
+        "select string_agg(distinct f, ' ' order by f) from (select unnest(string_to_array(frameworks, ',')) as f from snapshots)",
+    );
+    for f in ["cis-k8s@1.12", "image-policy@", "pss-baseline@v1.37", "pss-restricted@v1.37", "slsa@v1.0", "custom@"] {
+        assert!(frameworks.contains(f), "{f} missing: {frameworks}");
+    }
+    // The unsigned checkout release (day 9 on prod-us-1) fails the image policy from then on.
+    let unsigned = query_scalar(
+        lake_s,
+        "select count(distinct date) from evaluations where cluster = 'prod-us-1' and framework = 'image-policy' and status = 'fail' and workload_name = 'checkout'",
+    );
+    assert!(unsigned.parse::<u32>().unwrap() >= 5, "{unsigned}");
     // Rows in the Parquet objects equal the rows the signed records promise.
     let rows = query_scalar(lake_s, "select count(*) from evaluations");
     let promised = query_scalar(lake_s, "select sum(row_count) from snapshots");

@@ -42,6 +42,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("cis-k8s-1.12", include_str!("../../../../reports/catalogs/cis-k8s-1.12.yaml")),
     ("pss-baseline", include_str!("../../../../reports/catalogs/pss-baseline.yaml")),
     ("pss-restricted", include_str!("../../../../reports/catalogs/pss-restricted.yaml")),
+    ("slsa-v1.0", include_str!("../../../../reports/catalogs/slsa-v1.0.yaml")),
 ];
 
 static PARSED: LazyLock<BTreeMap<&'static str, Catalog>> = LazyLock::new(|| {

@@ -43,6 +43,10 @@ pub enum EvidenceKind {
     },
     SbomSpdx,
     SbomCycloneDx,
+    /// `gcloud artifacts docker images describe --show-provenance` output (Cloud Build).
+    GcloudProvenance,
+    /// The npm registry's attestations document (`{"attestations": [...]}`).
+    NpmAttestations,
 }
 
 /// One piece of evidence about one image.
@@ -116,6 +120,14 @@ impl EvidenceSet {
             }
             Err(message) => self.problems.push(EvidenceProblem { source: source.to_string(), message }),
         }
+    }
+
+    /// Moves everything from `other` into this set.
+    pub fn extend(&mut self, other: EvidenceSet) {
+        for (d, items) in other.by_digest {
+            self.by_digest.entry(d).or_default().extend(items);
+        }
+        self.problems.extend(other.problems);
     }
 
     pub fn add(&mut self, digest: &str, item: EvidenceItem) {
@@ -204,6 +216,10 @@ fn classify(source: &str, bytes: &[u8]) -> Result<Vec<EvidenceItem>, String> {
             out.push(item(EvidenceKind::SigstoreBundle, &raw));
         } else if doc.get("payloadType").is_some() && doc.get("signatures").is_some() {
             out.push(item(EvidenceKind::DsseEnvelope, &raw));
+        } else if doc.get("provenance_summary").is_some() {
+            out.push(item(EvidenceKind::GcloudProvenance, &raw));
+        } else if doc.get("attestations").is_some_and(Value::is_array) {
+            out.push(item(EvidenceKind::NpmAttestations, &raw));
         } else if doc.get("spdxVersion").is_some() {
             out.push(item(EvidenceKind::SbomSpdx, &raw));
         } else if doc.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
@@ -218,7 +234,7 @@ fn classify(source: &str, bytes: &[u8]) -> Result<Vec<EvidenceItem>, String> {
             let certificate = doc.get("Cert").and_then(Value::as_str).map(str::to_string).filter(|c| !c.is_empty());
             out.push(item(EvidenceKind::CosignSignature { payload, signature: sig.to_string(), certificate }, &raw));
         } else {
-            return Err("unrecognised evidence (expected a Sigstore bundle, DSSE envelope, SPDX or CycloneDX SBOM, or cosign signature)".into());
+            return Err("unrecognised evidence (expected a Sigstore bundle, DSSE envelope, SPDX or CycloneDX SBOM, cosign signature, gcloud provenance or npm attestations)".into());
         }
     }
     Ok(out)

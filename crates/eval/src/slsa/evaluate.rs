@@ -51,7 +51,8 @@ pub fn evaluate_slsa(
                     judge(policy, found)
                 }
             };
-            for ((control, severity), (status, message)) in CONTROLS.iter().zip(verdicts) {
+            for ((control, _), (status, message)) in CONTROLS.iter().zip(verdicts) {
+                let severity = &severity_of(control);
                 rows.push(EvaluationRow {
                     namespace: w.namespace.clone(),
                     workload_kind: w.kind.clone(),
@@ -134,4 +135,22 @@ fn judge(policy: &SlsaPolicy, found: &[Assessment]) -> Vec<Verdict> {
         },
     };
     vec![exists, authentic, subject, builder, source, level_verdict(policy, best.level, &best.level_reason)]
+}
+
+/// A control's severity, from the SLSA catalog (`reports/catalogs/slsa-v1.0.yaml`).
+fn severity_of(control: &str) -> Severity {
+    crate::catalog::builtin("slsa-v1.0").and_then(|c| c.control(control)).map_or(Severity::High, |c| c.severity.into())
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    #[test]
+    fn every_control_is_in_the_catalog_with_its_severity() {
+        let catalog = crate::catalog::builtin("slsa-v1.0").expect("slsa catalog is built in");
+        assert_eq!(catalog.spec.controls.len(), super::CONTROLS.len());
+        for (id, severity) in super::CONTROLS {
+            let c = catalog.control(id).unwrap_or_else(|| panic!("{id} missing from the catalog"));
+            assert_eq!(tarn_model::Severity::from(c.severity), severity, "{id}");
+        }
+    }
 }
