@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     let evidence = EvidenceSet::load_dir(&root.join("evidence"))?;
     let root_of_trust = TrustedRoot::production();
     let ctx = EvidenceContext { evidence: &evidence, trusted_root: &root_of_trust };
-    let none = Selection { builtin: vec![], image_policies: false, slsa: false, custom: false };
+    let none = Selection { builtin: vec![], image_policies: false, slsa: false, custom: false, required: false };
     let cases: Vec<(&str, Selection)> = vec![
         (
             "pss-baseline + pss-restricted",

@@ -23,6 +23,10 @@ use tarn_eval::inventory::{self, Inventory, InventoryProblem};
 
 use crate::AgentError;
 
+/// Kinds of the supporting lists, in the order `read` requests them.
+const OPTIONAL_KINDS: [&str; 7] =
+    ["Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "NetworkPolicy"];
+
 /// Page size for list calls.
 const PAGE: u32 = 500;
 const ATTEMPTS: u32 = 3;
@@ -92,14 +96,19 @@ impl KubeSource {
             self.optional::<ClusterRoleBinding>(Api::all(c.clone()), "clusterrolebindings").await,
             self.optional::<NetworkPolicy>(Api::all(c.clone()), "networkpolicies").await,
         ];
-        for r in optional {
+        let mut unavailable = Vec::new();
+        for (r, kind) in optional.into_iter().zip(OPTIONAL_KINDS) {
             match r {
                 Ok(doc) => docs.push(doc),
-                Err(p) => problems.push(p),
+                Err(p) => {
+                    problems.push(p);
+                    unavailable.push(kind.to_string());
+                }
             }
         }
         let mut inv = inventory::read_sources(docs.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
         inv.problems.extend(problems);
+        inv.unavailable_kinds.extend(unavailable);
         Ok(inv)
     }
 
@@ -151,6 +160,13 @@ where
             attempt += 1;
             match api.list(&lp).await {
                 Ok(p) => break p,
+                // An expired continue token: the list must start over.
+                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() && attempt < ATTEMPTS => {
+                    tracing::warn!(resource, "continue token expired, restarting the list");
+                    items.clear();
+                    token = None;
+                    lp = ListParams::default().limit(PAGE);
+                }
                 Err(e) if attempt < ATTEMPTS && transient(&e) => {
                     tracing::warn!(resource, attempt, error = %e, "list failed, retrying");
                     tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;

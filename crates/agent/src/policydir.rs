@@ -11,6 +11,8 @@ pub struct PolicyFiles {
     pub files: Vec<(String, Vec<u8>)>,
     /// `sha256:<hex>` over names and contents; changes whenever any policy changes.
     pub digest: String,
+    /// The directory or files that could not be read.
+    pub problems: Vec<String>,
 }
 
 /// A watched directory of policies (image policies, Rego, …). Hidden files and editor
@@ -29,11 +31,12 @@ impl PolicyDir {
         &self.root
     }
 
-    /// Reads every file. A missing directory is an empty policy set; an unreadable file is
-    /// skipped with a warning (a half-written file is picked up on the next change).
+    /// Reads every file. An unreadable directory or file is a problem (reported with every
+    /// evaluation that lacks it), never a silently smaller policy set.
     pub fn read(&self) -> PolicyFiles {
         let mut files = Vec::new();
-        collect(&self.root, &self.root, &mut files);
+        let mut problems = Vec::new();
+        collect(&self.root, &self.root, &mut files, &mut problems);
         files.sort();
         let mut h = Sha256::new();
         for (name, body) in &files {
@@ -42,12 +45,21 @@ impl PolicyDir {
             h.update((body.len() as u64).to_le_bytes());
             h.update(body);
         }
-        PolicyFiles { files, digest: format!("sha256:{}", hex::encode(h.finalize())) }
+        for p in &problems {
+            h.update(p.as_bytes());
+        }
+        PolicyFiles { files, digest: format!("sha256:{}", hex::encode(h.finalize())), problems }
     }
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>, problems: &mut Vec<String>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(format!("{}: cannot read policy directory: {e}", dir.display()));
+            return;
+        }
+    };
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().to_string();
@@ -55,14 +67,14 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
             continue;
         }
         if path.is_dir() {
-            collect(root, &path, out);
+            collect(root, &path, out, problems);
         } else {
             match std::fs::read(&path) {
                 Ok(body) => {
                     let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
                     out.push((rel, body));
                 }
-                Err(e) => tracing::warn!(file = %path.display(), error = %e, "cannot read policy file"),
+                Err(e) => problems.push(format!("{}: cannot read policy file: {e}", path.display())),
             }
         }
     }
@@ -78,6 +90,7 @@ mod tests {
         let pd = PolicyDir::new(dir.path().join("policies"));
         let empty = pd.read();
         assert!(empty.files.is_empty());
+        assert_eq!(empty.problems.len(), 1, "a missing directory is reported");
         std::fs::create_dir_all(dir.path().join("policies/sub")).unwrap();
         std::fs::write(dir.path().join("policies/sub/a.yaml"), "x: 1").unwrap();
         std::fs::write(dir.path().join("policies/.hidden"), "ignored").unwrap();

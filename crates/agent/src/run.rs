@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde::Serialize;
+use std::collections::HashSet;
 use tarn_eval::inventory::Inventory;
-use tarn_lake::{PreparedSnapshot, SnapshotInput, SnapshotWriter};
-use tarn_model::{AgentInfo, ClusterName, EvaluationRow, GroupPath, TARN_VERSION};
+
+use tarn_lake::{LakeError, PreparedSnapshot, SnapshotInput, SnapshotWriter};
+use tarn_model::{AgentInfo, ClusterName, EvaluationRow, GroupPath, SnapshotId, TARN_VERSION};
 use tokio::time::Instant;
 
 use crate::evidence::EvidenceSource;
@@ -22,8 +24,10 @@ pub struct Evaluation {
     pub rows: Vec<EvaluationRow>,
     /// `name@version` of every framework evaluated.
     pub frameworks: Vec<String>,
-    /// `sha256:<hex>` of the policy set (frameworks, evaluator version, policy files).
+    /// `sha256:<hex>` of the policy set (frameworks, evaluator version, policy files, trust root).
     pub policy_digest: String,
+    /// `sha256:<hex>` of the inputs: the inventory and the image evidence.
+    pub input_digest: String,
     /// Policy files that could not be used, with reasons (they were skipped).
     pub policy_problems: Vec<String>,
 }
@@ -75,6 +79,17 @@ pub enum AgentEvent {
         error: String,
         pending: usize,
     },
+    /// A snapshot could be neither spooled nor committed: it is lost, and said so.
+    Dropped {
+        snapshot_id: String,
+        error: String,
+    },
+    /// A spooled snapshot can never be committed (unreadable, or rejected by the lake); it was
+    /// moved to the spool's `failed/` directory.
+    Quarantined {
+        entry: String,
+        reason: String,
+    },
     /// A retry of the spooled snapshots failed; the next one is scheduled.
     RetryFailed {
         error: String,
@@ -118,12 +133,12 @@ pub async fn run(
     let mut backoff = Duration::from_secs(1);
     let mut fingerprint = policies.map(|p| p.read().digest);
     let mut cycles = 0u64;
+    let mut flusher = Flusher { committed: HashSet::new() };
 
     // Snapshots left over from an earlier run go first.
-    if flush(writer, spool, None, on_event).await.is_err() {
+    if flusher.flush(writer, spool, None, on_event).await.is_err() {
         retry_at = Some(Instant::now() + backoff);
     }
-    let pending = |spool: &Spool| spool.pending().map(|p| p.len()).unwrap_or(0);
     loop {
         if config.max_cycles.is_some_and(|m| cycles >= m) {
             break;
@@ -147,7 +162,7 @@ pub async fn run(
             }
         }
         if retry_at.is_some_and(|t| now >= t) {
-            match flush(writer, spool, None, on_event).await {
+            match flusher.flush(writer, spool, None, on_event).await {
                 Ok(()) => {
                     retry_at = None;
                     backoff = Duration::from_secs(1);
@@ -158,7 +173,7 @@ pub async fn run(
                     retry_at = Some(Instant::now() + wait);
                     on_event(AgentEvent::RetryFailed {
                         error,
-                        pending: pending(spool),
+                        pending: spool.len(),
                         retry_in_secs: wait.as_secs_f64(),
                     });
                 }
@@ -168,21 +183,43 @@ pub async fn run(
             cycles += 1;
             let policy_files = policies.map(PolicyDir::read).unwrap_or_default();
             fingerprint = policies.map(|_| policy_files.digest.clone());
-            if let Some(p) = cycle(config, source, &policy_files, evidence, evaluator, writer, trigger, on_event).await
-            {
+            // Reading and evaluating can take a while on a large cluster: a signal abandons
+            // it (nothing has been written yet).
+            let prepared = tokio::select! {
+                p = cycle(config, source, &policy_files, evidence, evaluator, writer, trigger, on_event) => p,
+                _ = &mut shutdown => break,
+            };
+            if let Some(p) = prepared {
                 // Disk first, then the lake, oldest first: order and durability both hold.
                 let committed = match spool.push(&p) {
-                    Ok(()) => flush(writer, spool, Some(&p.snapshot_id), on_event).await,
-                    Err(e) => {
+                    Ok(()) => flusher.flush(writer, spool, Some(&p.snapshot_id), on_event).await,
+                    Err(e) if spool.is_empty() => {
                         tracing::error!(error = %e, "cannot spool snapshot; committing directly");
-                        flush_one(writer, spool, &p, false, on_event).await
+                        match flusher.commit(writer, &p, false, on_event).await {
+                            Ok(()) => Ok(()),
+                            Err(c) => {
+                                on_event(AgentEvent::Dropped {
+                                    snapshot_id: p.snapshot_id.to_string(),
+                                    error: format!("spool: {e}; lake: {}", c.message),
+                                });
+                                Ok(())
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // Committing it ahead of the spooled ones would break the log's order.
+                        on_event(AgentEvent::Dropped {
+                            snapshot_id: p.snapshot_id.to_string(),
+                            error: format!("spool: {e} (older snapshots are still waiting)"),
+                        });
+                        Ok(())
                     }
                 };
                 if let Err(error) = committed {
                     on_event(AgentEvent::Spooled {
                         snapshot_id: p.snapshot_id.to_string(),
                         error,
-                        pending: pending(spool),
+                        pending: spool.len(),
                     });
                     if retry_at.is_none() {
                         backoff = Duration::from_secs(1);
@@ -194,7 +231,7 @@ pub async fn run(
             next_cycle = Instant::now() + config.interval;
         }
     }
-    on_event(AgentEvent::Stopping { pending: pending(spool) });
+    on_event(AgentEvent::Stopping { pending: spool.len() });
 }
 
 /// Reads, evaluates and prepares one snapshot; `None` when the source could not be read.
@@ -234,68 +271,101 @@ async fn cycle(
         cluster: config.cluster.clone(),
         group_path: config.group.clone(),
         observed_at,
-        evaluated_at: Utc::now(),
+        // Never before observed_at, even if the wall clock stepped back meanwhile.
+        evaluated_at: Utc::now().max(observed_at),
         agent: AgentInfo { id: config.agent_id.clone(), version: TARN_VERSION.to_string() },
         policy_digest: eval.policy_digest,
-        inventory_digest: inv.digest.clone(),
+        inventory_digest: eval.input_digest,
         frameworks: eval.frameworks,
     };
     Some(writer.prepare(input, eval.rows))
 }
 
-/// Commits every spooled snapshot in order; stops at the first failure and returns its error.
-async fn flush(
-    writer: &mut SnapshotWriter<'_>,
-    spool: &Spool,
-    fresh: Option<&tarn_model::SnapshotId>,
-    on_event: &mut (dyn FnMut(AgentEvent) + Send),
-) -> Result<(), String> {
-    let pending = match spool.pending() {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read spool");
-            return Err(e.to_string());
-        }
-    };
-    for entry in pending {
-        match entry {
-            Ok(p) => {
-                let waited = fresh != Some(&p.snapshot_id);
-                flush_one(writer, spool, &p, waited, on_event).await?;
-            }
-            Err(e) => tracing::error!(error = %e, "skipping unreadable spool entry (left in place)"),
-        }
-    }
-    Ok(())
+/// Commits spooled snapshots, remembering what this run committed.
+struct Flusher {
+    /// Ids committed by this run: a snapshot whose spool file could not be removed is not
+    /// sent again.
+    committed: HashSet<SnapshotId>,
 }
 
-async fn flush_one(
-    writer: &mut SnapshotWriter<'_>,
-    spool: &Spool,
-    p: &PreparedSnapshot,
-    from_spool: bool,
-    on_event: &mut (dyn FnMut(AgentEvent) + Send),
-) -> Result<(), String> {
-    match writer.write_prepared(p).await {
-        Ok(w) => {
-            if let Err(e) = spool.remove(p) {
-                tracing::error!(error = %e, "committed, but cannot remove from spool (a later flush finds it committed)");
+/// Why a commit did not happen.
+struct CommitError {
+    message: String,
+    /// Retrying cannot help (the lake rejects the snapshot itself).
+    permanent: bool,
+}
+
+impl Flusher {
+    /// Commits every spooled snapshot in order, loading one at a time; stops at the first
+    /// transient failure and returns it. Entries that can never be committed are quarantined.
+    async fn flush(
+        &mut self,
+        writer: &mut SnapshotWriter<'_>,
+        spool: &Spool,
+        fresh: Option<&SnapshotId>,
+        on_event: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<(), String> {
+        let paths = spool.pending_paths().map_err(|e| e.to_string())?;
+        for path in paths {
+            let p = match Spool::load(&path) {
+                Ok(p) => p,
+                Err(e) => {
+                    quarantine(spool, &path, &e.to_string(), on_event);
+                    continue;
+                }
+            };
+            if self.committed.contains(&p.snapshot_id) {
+                let _ = spool.remove(&p);
+                continue;
             }
-            on_event(AgentEvent::Committed {
-                snapshot_id: w.record.snapshot_id.to_string(),
-                seq: w.commit.seq,
-                observed_at: w.record.observed_at,
-                rows: w.record.row_count,
-                fail: w.record.status_counts.fail,
-                from_spool,
-            });
-            Ok(())
+            let waited = fresh != Some(&p.snapshot_id);
+            match self.commit(writer, &p, waited, on_event).await {
+                Ok(()) => {
+                    if let Err(e) = spool.remove(&p) {
+                        tracing::error!(error = %e, "committed, but cannot remove from spool");
+                    }
+                }
+                Err(e) if e.permanent => quarantine(spool, &path, &e.message, on_event),
+                Err(e) => return Err(e.message),
+            }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, snapshot = %p.snapshot_id, "commit failed; snapshot stays spooled");
-            Err(e.to_string())
+        Ok(())
+    }
+
+    async fn commit(
+        &mut self,
+        writer: &mut SnapshotWriter<'_>,
+        p: &PreparedSnapshot,
+        from_spool: bool,
+        on_event: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<(), CommitError> {
+        match writer.write_prepared(p).await {
+            Ok(w) => {
+                self.committed.insert(p.snapshot_id);
+                on_event(AgentEvent::Committed {
+                    snapshot_id: w.record.snapshot_id.to_string(),
+                    seq: w.commit.seq,
+                    observed_at: w.record.observed_at,
+                    rows: w.record.row_count,
+                    fail: w.record.status_counts.fail,
+                    from_spool,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let permanent =
+                    matches!(e, LakeError::InvalidSnapshot(_) | LakeError::Id(_) | LakeError::UnsupportedFormat { .. });
+                tracing::warn!(error = %e, snapshot = %p.snapshot_id, permanent, "commit failed");
+                Err(CommitError { message: e.to_string(), permanent })
+            }
         }
     }
+}
+
+fn quarantine(spool: &Spool, path: &std::path::Path, reason: &str, on_event: &mut (dyn FnMut(AgentEvent) + Send)) {
+    let moved = spool.quarantine(path, reason).map(|p| p.display().to_string()).unwrap_or_else(|e| e.to_string());
+    tracing::error!(entry = %path.display(), reason, "snapshot can never be committed; quarantined");
+    on_event(AgentEvent::Quarantined { entry: moved, reason: reason.to_string() });
 }
 
 fn jittered(d: Duration) -> Duration {

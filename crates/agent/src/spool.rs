@@ -2,7 +2,10 @@
 //!
 //! A snapshot is written here before the lake is touched, and removed only after its commit is
 //! acknowledged, so neither a storage outage nor a crash loses it; re-committing is idempotent
-//! (see `SnapshotWriter::write_prepared`), so nothing is committed twice.
+//! (see `SnapshotWriter::write_prepared`), so nothing is committed twice. Entries are read one
+//! at a time, so a long outage costs disk, not memory. Entries that can never be committed
+//! (unreadable, or rejected by the lake as invalid) move to `failed/` with the reason, where a
+//! human can look at them; they do not block the ones behind them.
 
 use std::path::{Path, PathBuf};
 
@@ -16,10 +19,16 @@ pub struct Spool {
 }
 
 impl Spool {
+    /// Opens (creating) the spool and removes temporaries a crash left behind.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, AgentError> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)
             .map_err(|source| AgentError::Spool { path: dir.display().to_string(), source })?;
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.path().extension().is_some_and(|x| x == "tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
         Ok(Self { dir })
     }
 
@@ -32,7 +41,7 @@ impl Spool {
         self.dir.join(format!("{}.json", p.snapshot_id))
     }
 
-    /// Stores `p` durably (write to a temporary file, fsync, rename).
+    /// Stores `p` durably (write a temporary file, fsync, rename, fsync the directory).
     pub fn push(&self, p: &PreparedSnapshot) -> Result<(), AgentError> {
         let path = self.path_of(p);
         let tmp = path.with_extension("json.tmp");
@@ -44,28 +53,45 @@ impl Spool {
             f.write_all(&body).map_err(err)?;
             f.sync_all().map_err(err)?;
         }
-        std::fs::rename(&tmp, &path).map_err(err)
+        std::fs::rename(&tmp, &path).map_err(err)?;
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 
-    /// Pending snapshots, oldest first. Unreadable entries are returned as errors and left in
-    /// place for a human to look at.
-    pub fn pending(&self) -> Result<Vec<Result<PreparedSnapshot, AgentError>>, AgentError> {
+    /// Paths of pending snapshots, oldest first (not loaded).
+    pub fn pending_paths(&self) -> Result<Vec<PathBuf>, AgentError> {
         let err = |source| AgentError::Spool { path: self.dir.display().to_string(), source };
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .map_err(err)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
             .collect();
         files.sort();
-        Ok(files
-            .into_iter()
-            .map(|p| {
-                let bytes =
-                    std::fs::read(&p).map_err(|source| AgentError::Spool { path: p.display().to_string(), source })?;
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| AgentError::SpoolEntry { path: p.display().to_string(), reason: e.to_string() })
-            })
-            .collect())
+        Ok(files)
+    }
+
+    /// How many snapshots wait.
+    pub fn len(&self) -> usize {
+        self.pending_paths().map(|p| p.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Loads one pending snapshot.
+    pub fn load(path: &Path) -> Result<PreparedSnapshot, AgentError> {
+        let bytes =
+            std::fs::read(path).map_err(|source| AgentError::Spool { path: path.display().to_string(), source })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AgentError::SpoolEntry { path: path.display().to_string(), reason: e.to_string() })
+    }
+
+    /// Pending snapshots, oldest first, all loaded (tests and small spools).
+    pub fn pending(&self) -> Result<Vec<Result<PreparedSnapshot, AgentError>>, AgentError> {
+        Ok(self.pending_paths()?.iter().map(|p| Self::load(p)).collect())
     }
 
     /// Forgets a committed snapshot.
@@ -76,6 +102,17 @@ impl Spool {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(AgentError::Spool { path: path.display().to_string(), source }),
         }
+    }
+
+    /// Moves an entry that can never be committed to `failed/`, with the reason beside it.
+    pub fn quarantine(&self, path: &Path, reason: &str) -> Result<PathBuf, AgentError> {
+        let failed = self.dir.join("failed");
+        let err = |source| AgentError::Spool { path: failed.display().to_string(), source };
+        std::fs::create_dir_all(&failed).map_err(err)?;
+        let target = failed.join(path.file_name().unwrap_or_default());
+        std::fs::rename(path, &target).map_err(err)?;
+        std::fs::write(target.with_extension("reason.txt"), format!("{reason}\n")).map_err(err)?;
+        Ok(target)
     }
 }
 
@@ -107,9 +144,12 @@ mod tests {
     }
 
     #[test]
-    fn push_pending_remove_in_order() {
+    fn push_pending_remove_in_order_and_quarantine() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("spool")).unwrap();
+        std::fs::write(dir.path().join("spool/left-by-a-crash.json.tmp"), "{").unwrap();
         let spool = Spool::open(dir.path().join("spool")).unwrap();
+        assert!(!dir.path().join("spool/left-by-a-crash.json.tmp").exists());
         let (a, b) = (prepared(2), prepared(1));
         spool.push(&a).unwrap();
         spool.push(&b).unwrap();
@@ -117,8 +157,12 @@ mod tests {
         assert_eq!(pending, [b.clone(), a.clone()]);
         spool.remove(&b).unwrap();
         spool.remove(&b).unwrap();
-        assert_eq!(spool.pending().unwrap().len(), 1);
+        assert_eq!(spool.len(), 1);
         std::fs::write(dir.path().join("spool/garbage.json"), "{").unwrap();
-        assert!(spool.pending().unwrap().iter().any(|r| r.is_err()));
+        let paths = spool.pending_paths().unwrap();
+        let bad = paths.iter().find(|p| Spool::load(p).is_err()).unwrap().clone();
+        let moved = spool.quarantine(&bad, "unreadable").unwrap();
+        assert!(moved.exists() && !bad.exists());
+        assert_eq!(spool.len(), 1, "failed/ is not pending");
     }
 }

@@ -71,7 +71,8 @@ tarn agent scan --cluster dev --inventory manifests/ --key cosign.key --at 2026-
     Scan(ScanArgs),
     /// Keep evaluating a cluster: every interval and whenever the policies change.
     #[command(after_help = "Snapshots are written to a local spool first and committed in order, so a storage outage \
-delays them but loses none. SIGTERM/SIGINT stop the agent between cycles.\n\nExamples:\n  \
+delays them but loses none (a snapshot that can be neither spooled nor committed is reported as LOST). \
+SIGTERM/SIGINT abandon an evaluation in progress and stop after a commit in progress.\n\nExamples:\n  \
 tarn agent run --lake s3://evidence/tarn --cluster prod-eu-1 --kube --key cosign.key --interval 5m --policies /etc/tarn/policies\n  \
 tarn agent run --cluster dev --inventory manifests/ --key cosign.key --interval 30s --format json")]
     Run(RunArgs),

@@ -27,6 +27,12 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         {
             return INVALID;
         }
+        if let Some(a) = cause.downcast_ref::<tarn_agent::AgentError>() {
+            return match a {
+                tarn_agent::AgentError::KubeList { .. } => UNAVAILABLE,
+                _ => INVALID,
+            };
+        }
         if let Some(q) = cause.downcast_ref::<tarn_query::QueryError>() {
             return match q {
                 tarn_query::QueryError::Lake(_) => UNAVAILABLE,

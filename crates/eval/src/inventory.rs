@@ -105,6 +105,9 @@ pub struct Inventory {
     pub objects: Vec<KubeObject>,
     /// Kinds present but not evaluated by any built-in framework, with counts.
     pub ignored_kinds: BTreeMap<String, usize>,
+    /// Kinds the source could not read (a forbidden API list, say): controls that depend on
+    /// them are not judged.
+    pub unavailable_kinds: BTreeSet<String>,
     /// Objects folded into a controller that is also in the inventory.
     pub folded: usize,
     pub files: usize,

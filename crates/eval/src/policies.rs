@@ -43,6 +43,12 @@ pub struct PolicyBundle {
     pub image_policies: Option<ImagePolicySet>,
     pub custom: Vec<RegoPolicy>,
     pub slsa: Option<SlsaPolicy>,
+    /// Why the directory's SlsaPolicy could not be used; SLSA is then not judged (`error`)
+    /// rather than judged by a weaker default.
+    pub slsa_invalid: Option<String>,
+    /// ClusterImagePolicies that were rejected: `(name or file, reason)`. They are reported
+    /// as `error` rows, never silently dropped.
+    pub rejected_image_policies: Vec<(String, String)>,
     /// Files or documents that could not be used (and were skipped).
     pub problems: Vec<String>,
     /// `sha256:<hex>` over every file's name and content.
@@ -74,8 +80,10 @@ fn slsa_policy(doc: &Value) -> Result<SlsaPolicy, String> {
         serde_path_to_error::deserialize(spec).map_err(|e| format!("spec.{}: {}", e.path(), e.inner()))?;
     let d = SlsaPolicy::default();
     let min_level = s.min_level.unwrap_or(d.min_level);
-    if min_level > 3 {
-        return Err(format!("spec.minLevel: {min_level} is not a SLSA build level (0-3)"));
+    if !(1..=3).contains(&min_level) {
+        return Err(format!(
+            "spec.minLevel: {min_level} is not a required SLSA build level (1-3; 0 would accept images without provenance)"
+        ));
     }
     Ok(SlsaPolicy {
         trusted_builders: s.trusted_builders.unwrap_or(d.trusted_builders),
@@ -114,6 +122,12 @@ impl PolicyBundle {
         }
         let set = ImagePolicySet::from_sources(yaml);
         b.problems.extend(set.problems.iter().map(ToString::to_string));
+        b.rejected_image_policies = set
+            .problems
+            .iter()
+            .filter(|p| !p.kept && (p.name.is_some() || p.message.contains("ClusterImagePolicy")))
+            .map(|p| (p.name.clone().unwrap_or_else(|| p.source.clone()), p.to_string()))
+            .collect();
         if !set.is_empty() {
             b.image_policies = Some(set);
         }
@@ -124,16 +138,32 @@ impl PolicyBundle {
     fn read_slsa_policies(&mut self, name: &str, bytes: &[u8]) {
         let Ok(text) = std::str::from_utf8(bytes) else { return };
         for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-            let Ok(v) = Value::deserialize(doc) else { return }; // syntax errors: reported by the image-policy reader
+            let v = match Value::deserialize(doc) {
+                Ok(v) => v,
+                Err(e) => {
+                    // The image-policy reader reports the syntax error; if this file meant to
+                    // hold the SlsaPolicy, SLSA must not fall back to the default.
+                    if text.contains("SlsaPolicy") && self.slsa.is_none() {
+                        self.slsa_invalid = Some(format!("{name}: {e}"));
+                    }
+                    return;
+                }
+            };
             if v.get("kind").and_then(Value::as_str) != Some("SlsaPolicy") {
                 continue;
             }
             match slsa_policy(&v) {
-                Ok(p) if self.slsa.is_none() => self.slsa = Some(p),
+                Ok(p) if self.slsa.is_none() && self.slsa_invalid.is_none() => self.slsa = Some(p),
                 Ok(_) => {
                     self.problems.push(format!("{name}: document {}: a second SlsaPolicy; the first is used", i + 1))
                 }
-                Err(e) => self.problems.push(format!("{name}: document {}: SlsaPolicy {e}", i + 1)),
+                Err(e) => {
+                    let why = format!("{name}: document {}: SlsaPolicy {e}", i + 1);
+                    self.problems.push(why.clone());
+                    if self.slsa.is_none() {
+                        self.slsa_invalid = Some(why);
+                    }
+                }
             }
         }
     }
@@ -183,6 +213,9 @@ pub struct Selection {
     pub slsa: bool,
     /// `custom`: the bundle's Rego modules, if any.
     pub custom: bool,
+    /// The frameworks were named explicitly: one with nothing to evaluate (no
+    /// ClusterImagePolicy, no Rego module) is an `error`, not silently absent.
+    pub required: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,19 +233,21 @@ impl Selection {
             image_policies: true,
             slsa: bundle.slsa.is_some() || have_evidence,
             custom: true,
+            required: false,
         }
     }
 
     /// Exactly the named frameworks.
     pub fn parse(names: &[String]) -> Result<Self, UnknownSelection> {
-        let mut s = Self { builtin: Vec::new(), image_policies: false, slsa: false, custom: false };
+        let mut s = Self { builtin: Vec::new(), image_policies: false, slsa: false, custom: false, required: true };
         for n in names {
             match n.as_str() {
                 "image-policy" => s.image_policies = true,
                 "slsa" => s.slsa = true,
                 "custom" => s.custom = true,
                 other => {
-                    let f: Framework = other.parse().map_err(|_| UnknownSelection(other.to_string()))?;
+                    let f: Framework =
+                        other.parse().map_err(|e: frameworks::UnknownFramework| UnknownSelection(e.to_string()))?;
                     if !s.builtin.contains(&f) {
                         s.builtin.push(f);
                     }
@@ -223,13 +258,26 @@ impl Selection {
     }
 }
 
-/// `sha256:<hex>` of what a scan evaluates: the built-in frameworks and evaluator version, and
-/// every policy file.
-pub fn policy_digest(selection: &Selection, bundle: &PolicyBundle) -> String {
+/// `sha256:<hex>` of what a scan evaluates with: the built-in frameworks and evaluator
+/// version, every policy file, and the trust anchor for keyless signatures (`trust_anchor`,
+/// e.g. the trusted root's digest).
+pub fn policy_digest(selection: &Selection, bundle: &PolicyBundle, trust_anchor: &str) -> String {
     let mut h = Sha256::new();
     h.update(frameworks::policy_digest(&selection.builtin).as_bytes());
     h.update(format!("{}{}{}", selection.image_policies, selection.slsa, selection.custom).as_bytes());
     h.update(bundle.digest.as_bytes());
+    h.update(trust_anchor.as_bytes());
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// `sha256:<hex>` of a scan's inputs: the inventory and, when there is any, the image evidence.
+pub fn input_digest(inv: &Inventory, evidence: &EvidenceSet) -> String {
+    if evidence.is_empty() {
+        return inv.digest.clone();
+    }
+    let mut h = Sha256::new();
+    h.update(inv.digest.as_bytes());
+    h.update(evidence.fingerprint().as_bytes());
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
@@ -244,44 +292,137 @@ pub fn evaluate_all(
     let builtin = &selection.builtin;
     let mut out = Evaluated { frameworks: builtin.iter().map(ToString::to_string).collect(), ..Default::default() };
     let slsa_policy = selection.slsa.then(|| bundle.slsa.clone().unwrap_or_default());
-    let slsa_rows =
+    let mut slsa_rows =
         slsa_policy.as_ref().map(|p| slsa::evaluate_slsa(p, inv, ctx.evidence, ctx.trusted_root)).unwrap_or_default();
-    // CIS 5.5.1 from the SLSA verdicts: the build-level row of each container.
-    let levels: HashMap<(&str, &str, &str, &str), (Status, &str)> = slsa_rows
-        .iter()
-        .filter(|r| r.control_id == "build-level")
-        .map(|r| {
-            (
-                (r.workload_kind.as_str(), r.namespace.as_str(), r.workload_name.as_str(), r.container.as_str()),
-                (r.status, r.message.as_str()),
-            )
-        })
-        .collect();
+    if let Some(why) = bundle.slsa_invalid.as_ref().filter(|_| bundle.slsa.is_none()) {
+        // Never judge with a weaker default than the one the owner wrote.
+        for r in &mut slsa_rows {
+            r.status = Status::Error;
+            r.message = format!("not judged: the SlsaPolicy is invalid ({why})");
+        }
+    }
+    // CIS 5.5.1 from the SLSA verdicts: it passes only when every SLSA control passes for the
+    // container (authentic provenance for this image, trusted builder and source, level).
+    let mut slsa_by_container: HashMap<(&str, &str, &str, &str), Vec<&EvaluationRow>> = HashMap::new();
+    for r in &slsa_rows {
+        slsa_by_container
+            .entry((r.workload_kind.as_str(), r.namespace.as_str(), r.workload_name.as_str(), r.container.as_str()))
+            .or_default()
+            .push(r);
+    }
     let hook = |w: &crate::inventory::Workload, c: &crate::k8s::Container| {
-        let (status, message) =
-            levels.get(&(w.kind.as_str(), w.namespace.as_str(), w.name.as_str(), c.name.as_str()))?;
-        match status {
-            Status::Pass => Some((true, message.to_string())),
-            Status::Fail => Some((false, message.to_string())),
-            _ => None,
+        let rows = slsa_by_container.get(&(w.kind.as_str(), w.namespace.as_str(), w.name.as_str(), c.name.as_str()))?;
+        if rows.iter().any(|r| r.status == Status::Error) {
+            return None;
+        }
+        let failing: Vec<String> = rows
+            .iter()
+            .filter(|r| r.status != Status::Pass)
+            .map(|r| format!("{}: {}", r.control_id, r.message))
+            .collect();
+        if failing.is_empty() {
+            let level = rows.iter().find(|r| r.control_id == "build-level").map_or("", |r| r.message.as_str());
+            Some((true, level.to_string()))
+        } else {
+            Some((false, failing.join("; ")))
         }
     };
     let cis_ctx = CisContext { image_provenance: slsa_policy.as_ref().map(|_| &hook as _) };
     out.rows = frameworks::evaluate_with(inv, builtin, &cis_ctx);
-    if let Some(set) = bundle.image_policies.as_ref().filter(|_| selection.image_policies) {
+    mark_partial_data(inv, &mut out.rows);
+
+    let wanted_images = selection.image_policies;
+    if let Some(set) = bundle.image_policies.as_ref().filter(|_| wanted_images) {
         let verifier = EvidenceVerifier { evidence: ctx.evidence, root: ctx.trusted_root };
         out.rows.extend(imagepolicy::evaluate_image_policies(set, inv, &verifier));
-        out.frameworks.push(format!("{}@{}", imagepolicy::IMAGE_POLICY_FRAMEWORK, set.version()));
+    }
+    if wanted_images
+        && (bundle.image_policies.is_some() || !bundle.rejected_image_policies.is_empty() || selection.required)
+    {
+        let version = bundle.image_policies.as_ref().map_or_else(|| "none".to_string(), ImagePolicySet::version);
+        for (name, why) in &bundle.rejected_image_policies {
+            out.rows.push(cluster_row(
+                imagepolicy::IMAGE_POLICY_FRAMEWORK,
+                &version,
+                name,
+                format!("policy rejected, not enforced: {why}"),
+            ));
+        }
+        if bundle.image_policies.is_none() && bundle.rejected_image_policies.is_empty() {
+            out.rows.push(cluster_row(
+                imagepolicy::IMAGE_POLICY_FRAMEWORK,
+                &version,
+                "no-policies",
+                "image-policy was asked for, but the policy directory holds no ClusterImagePolicy".into(),
+            ));
+        }
+        out.frameworks.push(format!("{}@{version}", imagepolicy::IMAGE_POLICY_FRAMEWORK));
     }
     if slsa_policy.is_some() {
         out.frameworks.push(format!("{}@{}", slsa::FRAMEWORK, slsa::FRAMEWORK_VERSION));
         out.rows.extend(slsa_rows);
     }
-    if selection.custom && !bundle.custom.is_empty() {
+    if selection.custom && (!bundle.custom.is_empty() || selection.required) {
+        let version = imagepolicy::custom::custom_version(&bundle.custom);
+        if bundle.custom.is_empty() {
+            out.rows.push(cluster_row(
+                "custom",
+                &version,
+                "no-policies",
+                "custom was asked for, but the policy directory holds no Rego module".into(),
+            ));
+        }
         out.rows.extend(imagepolicy::evaluate_custom_policies(&bundle.custom, inv));
-        out.frameworks.push(format!("custom@{}", &bundle.digest[..19]));
+        out.frameworks.push(format!("custom@{version}"));
     }
     out
+}
+
+/// A row about the policy set itself, not a resource: empty workload fields, status `error`.
+fn cluster_row(framework: &str, version: &str, control: &str, message: String) -> EvaluationRow {
+    EvaluationRow {
+        namespace: String::new(),
+        workload_kind: String::new(),
+        workload_name: String::new(),
+        container: String::new(),
+        image: String::new(),
+        image_digest: String::new(),
+        framework: framework.to_string(),
+        framework_version: version.to_string(),
+        control_id: control.to_string(),
+        status: Status::Error,
+        severity: tarn_model::Severity::High,
+        message,
+    }
+}
+
+/// CIS controls judged from object kinds the source could not list (forbidden by RBAC, say)
+/// cannot pass: their passes become `error`, naming what was missing.
+fn mark_partial_data(inv: &Inventory, rows: &mut [EvaluationRow]) {
+    if inv.unavailable_kinds.is_empty() {
+        return;
+    }
+    let depends: [(&str, &[&str]); 3] = [
+        ("5.1.", &["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"]),
+        ("5.3.", &["NetworkPolicy", "Namespace"]),
+        ("5.7.", &["Namespace"]),
+    ];
+    // Passes, and "nothing in scope" skips, may only reflect what could not be listed.
+    let judged_on_absence = |r: &EvaluationRow| {
+        r.status == Status::Pass || (r.status == Status::Skip && r.message.starts_with("no resources in scope"))
+    };
+    for r in rows.iter_mut().filter(|r| r.framework == "cis-k8s" && judged_on_absence(r)) {
+        let missing: Vec<&str> = depends
+            .iter()
+            .filter(|(prefix, _)| r.control_id.starts_with(prefix))
+            .flat_map(|(_, kinds)| kinds.iter().copied())
+            .filter(|k| inv.unavailable_kinds.contains(*k))
+            .collect();
+        if !missing.is_empty() {
+            r.status = Status::Error;
+            r.message = format!("not judged: {} could not be listed", missing.join(", "));
+        }
+    }
 }
 
 #[cfg(test)]

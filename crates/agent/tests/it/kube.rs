@@ -162,6 +162,8 @@ async fn lists_every_resource_with_pagination_and_faults() {
     // The forbidden list is a problem, not a failure; RBAC objects arrived.
     assert_eq!(inv.problems.len(), 1, "{:?}", inv.problems);
     assert!(inv.problems[0].source == "kube:networkpolicies" && inv.problems[0].message.contains("forbidden"));
+    // ...and controls that depend on them are marked as judged on partial data.
+    assert_eq!(inv.unavailable_kinds.iter().collect::<Vec<_>>(), ["NetworkPolicy"]);
     let kinds: std::collections::BTreeSet<&str> = inv.objects.iter().map(|o| o.kind.as_str()).collect();
     for k in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "Namespace"] {
         assert!(kinds.contains(k), "{k} missing: {kinds:?}");

@@ -4,7 +4,7 @@ use tarn_agent::kube_source::KubeSource;
 use tarn_agent::run::{AgentConfig, AgentEvent, Evaluation};
 use tarn_agent::source::InventorySource;
 use tarn_agent::spool::Spool;
-use tarn_eval::inventory::{self, Inventory};
+use tarn_eval::inventory;
 use tarn_lake::{SnapshotInput, SnapshotWriter, WrittenSnapshot};
 use tarn_model::{AgentInfo, ClusterName, GroupPath, SystemClock, TARN_VERSION};
 
@@ -35,7 +35,6 @@ pub struct ScanTarget<'a> {
 /// Commits one evaluated inventory as a snapshot.
 pub async fn commit_scan(
     writer: &mut SnapshotWriter<'_>,
-    inv: &Inventory,
     eval: Evaluation,
     t: &ScanTarget<'_>,
 ) -> anyhow::Result<WrittenSnapshot> {
@@ -46,7 +45,7 @@ pub async fn commit_scan(
         evaluated_at: t.evaluated_at,
         agent: AgentInfo { id: t.agent_id.to_string(), version: TARN_VERSION.to_string() },
         policy_digest: eval.policy_digest,
-        inventory_digest: inv.digest.clone(),
+        inventory_digest: eval.input_digest,
         frameworks: eval.frameworks,
     };
     Ok(writer.write(input, eval.rows).await?)
@@ -93,7 +92,7 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
     let mut writer = SnapshotWriter::new(&lake, &key, &clock);
     let target =
         ScanTarget { cluster: &cluster, group: &group, agent_id: &agent_id, observed_at, evaluated_at: Utc::now() };
-    let written = commit_scan(&mut writer, &inv, eval, &target).await?;
+    let written = commit_scan(&mut writer, eval, &target).await?;
     let r = &written.record;
     match a.format {
         SummaryFormat::Json => {
@@ -155,20 +154,18 @@ fn default_spool(cluster: &ClusterName) -> std::path::PathBuf {
     base.join("tarn/spool").join(cluster.as_str())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed now, before any work starts, so
+/// a signal during start-up is not the default (immediate) kill.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            std::future::pending::<()>().await;
-            return;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: stopping"),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: stopping after the current cycle"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping after the current cycle"),
-    }
+    })
 }
 
 pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
@@ -178,8 +175,14 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     if a.interval.is_zero() {
         return Err(invalid("--interval must be positive"));
     }
+    let shutdown = shutdown_signal()?;
     let key = a.key.load()?;
     let lake = a.lake.open()?;
+    for p in &a.inventory {
+        if !p.exists() {
+            return Err(invalid(format!("inventory {} does not exist", p.display())));
+        }
+    }
     let source = if a.kube {
         InventorySource::Kube(
             KubeSource::connect(a.kubeconfig.clone(), a.context.clone()).await.map_err(|e| invalid(e.to_string()))?,
@@ -227,7 +230,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         &evaluator,
         &mut writer,
         &spool,
-        shutdown_signal(),
+        shutdown,
         &mut on_event,
     )
     .await;
@@ -255,6 +258,12 @@ fn describe(e: &AgentEvent) -> String {
                 line.push_str(&format!(", evidence problems: {}", evidence_problems.join("; ")));
             }
             line
+        }
+        AgentEvent::Dropped { snapshot_id, error } => {
+            format!("LOST snapshot {snapshot_id}: it could be neither spooled nor committed ({error})")
+        }
+        AgentEvent::Quarantined { entry, reason } => {
+            format!("snapshot can never be committed ({reason}); moved to {entry} for inspection")
         }
         AgentEvent::RetryFailed { error, pending, retry_in_secs } => {
             format!("storage still unavailable ({error}); {pending} snapshots spooled, retrying in {retry_in_secs:.0}s")

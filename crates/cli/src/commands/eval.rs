@@ -27,14 +27,20 @@ pub async fn run(a: EvalArgs) -> anyhow::Result<u8> {
     let unused = inv.problems.len() + eval.policy_problems.len() + evidence.problems.len();
     // Every framework through the same row model the agent stores, grouped back per resource.
     let rows = eval.rows;
-    let mut sources: HashMap<(&str, &str), (String, usize)> = HashMap::new();
+    // (kind, namespace, name) → where it was read; cluster-scoped objects have no namespace.
+    let mut sources: HashMap<(&str, &str, &str), (String, usize)> = HashMap::new();
     let located =
         |source: &str, item: &str| if item.is_empty() { source.to_string() } else { format!("{source}#{item}") };
     for w in &inv.workloads {
-        sources.insert((w.kind.as_str(), w.name.as_str()), (located(&w.source, &w.item), w.document));
+        sources.insert(
+            (w.kind.as_str(), w.namespace.as_str(), w.name.as_str()),
+            (located(&w.source, &w.item), w.document),
+        );
     }
     for o in &inv.objects {
-        sources.entry((o.kind.as_str(), o.name.as_str())).or_insert((located(&o.source, &o.item), o.document));
+        sources
+            .entry((o.kind.as_str(), o.namespace.as_str(), o.name.as_str()))
+            .or_insert((located(&o.source, &o.item), o.document));
     }
     let mut order: Vec<(String, String, String, String)> = Vec::new();
     let mut groups: HashMap<(String, String, String, String), Vec<&EvaluationRow>> = HashMap::new();
@@ -75,7 +81,11 @@ pub async fn run(a: EvalArgs) -> anyhow::Result<u8> {
             }
         }
         let allowed = findings.iter().all(|f| !matches!(f.1, Status::Fail | Status::Error));
-        let (source, document) = sources.get(&(kind.as_str(), name.as_str())).cloned().unwrap_or_default();
+        let (source, document) = sources
+            .get(&(kind.as_str(), namespace.as_str(), name.as_str()))
+            .or_else(|| sources.get(&(kind.as_str(), "", name.as_str())))
+            .cloned()
+            .unwrap_or_default();
         results.push(json!({
             "source": source,
             "document": document,

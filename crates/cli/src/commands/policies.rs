@@ -15,11 +15,16 @@ use crate::exit;
 
 pub async fn test(a: PolicyTestArgs) -> anyhow::Result<u8> {
     let set = ImagePolicySet::load(&a.policy).map_err(|e| invalid(e.to_string()))?;
+    let rejected: Vec<_> = set.problems.iter().filter(|p| !p.kept).collect();
     for p in &set.problems {
-        eprintln!("warning: {p}");
+        eprintln!("{}: {p}", if p.kept { "warning" } else { "error" });
+    }
+    // A tester exists to catch the policy that does not load: never judge without it.
+    if !rejected.is_empty() {
+        return Err(invalid(format!("{} policy documents were rejected (see above); nothing tested", rejected.len())));
     }
     if set.is_empty() {
-        return Err(invalid("no valid ClusterImagePolicy in the given files"));
+        return Err(invalid("no ClusterImagePolicy in the given files"));
     }
     let inv: Inventory = match (&a.resource, &a.image) {
         (Some(path), _) => inventory::read_paths(std::slice::from_ref(path))?,

@@ -17,6 +17,8 @@ pub struct Setup {
     pub policy_dir: Option<PolicyDir>,
     pub evidence: EvidenceSource,
     pub trusted_root: TrustedRoot,
+    /// `sha256:<hex>` of the trusted root's JSON, part of the policy digest.
+    pub trusted_root_digest: String,
     /// Frameworks the user named, if any.
     pub named: Option<Selection>,
 }
@@ -28,29 +30,34 @@ impl Setup {
         } else {
             Some(Selection::parse(&a.frameworks).map_err(|e| invalid(e.to_string()))?)
         };
-        if let Some(dir) = &a.policies
-            && !dir.is_dir()
-        {
-            return Err(invalid(format!("policy directory {} does not exist", dir.display())));
+        let must_be_dir = |dir: &std::path::Path, what: &str| -> anyhow::Result<()> {
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => Ok(()),
+                Ok(_) => Err(invalid(format!("{what} {} is not a directory", dir.display()))),
+                Err(e) => Err(invalid(format!("{what} {}: {e}", dir.display()))),
+            }
+        };
+        if let Some(dir) = &a.policies {
+            must_be_dir(dir, "policy directory")?;
         }
         for dir in &a.evidence {
-            if !dir.is_dir() {
-                return Err(invalid(format!("evidence directory {} does not exist", dir.display())));
-            }
+            must_be_dir(dir, "evidence directory")?;
         }
-        let trusted_root = match &a.trusted_root {
+        let (trusted_root, trusted_root_digest) = match &a.trusted_root {
             Some(path) => {
                 let text = read_input_file(path, "trusted root")?;
-                TrustedRoot::from_json(text.as_bytes())
-                    .map_err(|e| invalid(format!("{}: invalid trusted root: {e}", path.display())))?
+                let root = TrustedRoot::from_json(text.as_bytes())
+                    .map_err(|e| invalid(format!("{}: invalid trusted root: {e}", path.display())))?;
+                (root, format!("sha256:{}", tarn_trust::sha256_hex(text.as_bytes())))
             }
-            None => TrustedRoot::production(),
+            None => (TrustedRoot::production(), "builtin:sigstore-public-good".to_string()),
         };
         let registry = a.registry_evidence.then(|| RegistryClient::new(a.insecure_registries.iter().cloned()));
         Ok(Self {
             policy_dir: a.policies.as_ref().map(PolicyDir::new),
             evidence: EvidenceSource { dirs: a.evidence.clone(), registry },
             trusted_root,
+            trusted_root_digest,
             named,
         })
     }
@@ -66,11 +73,14 @@ impl Setup {
             self.named.clone().unwrap_or_else(|| Selection::defaults(&bundle, self.evidence.is_configured()));
         let ctx = EvidenceContext { evidence, trusted_root: &self.trusted_root };
         let out = policies::evaluate_all(inv, &selection, &bundle, &ctx);
+        let mut policy_problems = files.problems.clone();
+        policy_problems.extend(bundle.problems.iter().cloned());
         Evaluation {
             rows: out.rows,
             frameworks: out.frameworks,
-            policy_digest: policies::policy_digest(&selection, &bundle),
-            policy_problems: bundle.problems,
+            policy_digest: policies::policy_digest(&selection, &bundle, &self.trusted_root_digest),
+            input_digest: policies::input_digest(inv, evidence),
+            policy_problems,
         }
     }
 }

@@ -160,7 +160,7 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
             observed_at: *at,
             evaluated_at: Utc::now(),
         };
-        rows += commit_scan(&mut writer, &inv, eval, &target).await?.record.row_count;
+        rows += commit_scan(&mut writer, eval, &target).await?.record.row_count;
         bar.inc(1);
     }
     bar.finish_and_clear();

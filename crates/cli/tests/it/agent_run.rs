@@ -73,7 +73,13 @@ fn runs_continuously_survives_bad_input_and_outages_and_stops_cleanly() {
     std::fs::create_dir(&policies).unwrap();
     touch_policy(&policies, 0);
     let (lake, spool) = (dir.path().join("lake"), dir.path().join("spool"));
+    // A spool entry left unreadable by an earlier run is quarantined, not retried forever.
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(spool.join("00000000-0000-7000-8000-000000000000.json"), "{ truncated").unwrap();
     let agent = Agent::start(&lake, &inventory, &key, &policies, &spool);
+    let q = agent.next("quarantined");
+    assert!(q["entry"].as_str().unwrap().contains("failed"), "{q}");
+    assert!(spool.join("failed/00000000-0000-7000-8000-000000000000.reason.txt").exists());
 
     // Cycle 1 at start.
     let started = agent.next("evaluated");
@@ -106,7 +112,7 @@ fn runs_continuously_survives_bad_input_and_outages_and_stops_cleanly() {
             break s;
         }
     };
-    assert!(std::fs::read_dir(&spool).unwrap().count() >= 2);
+    assert!(std::fs::read_dir(&spool).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count() >= 2);
 
     // Storage back: both commit from the spool, oldest first, exactly once.
     std::fs::remove_file(&evaluations).unwrap();
@@ -128,7 +134,7 @@ fn runs_continuously_survives_bad_input_and_outages_and_stops_cleanly() {
     let mut child = agent.child;
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(&spool).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count(), 0);
 
     let out = ok(&run(&["evidence", "verify", "--lake", lake.to_str().unwrap(), "--key", public.to_str().unwrap()]));
     assert!(out.contains("VERIFIED: 1 clusters, 5 log entries, 5 objects"), "{out}");

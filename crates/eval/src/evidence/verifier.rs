@@ -105,12 +105,21 @@ fn id_of(item: &EvidenceItem) -> String {
     tarn_trust::sha256_hex(&item.bytes)
 }
 
-/// Nothing verified: name why, per item.
-fn none_verified(what: &str, digest: &str, reasons: Vec<String>) -> VerifyError {
-    if reasons.is_empty() {
+/// Nothing verified: a failure when evidence was checked and found wanting (or there was
+/// none); not judged (`Unavailable`) when the only evidence cannot be checked offline.
+fn nothing_verified(what: &str, digest: &str, reasons: Vec<String>, uncheckable: Vec<String>) -> VerifyError {
+    if reasons.is_empty() && !uncheckable.is_empty() {
+        return VerifyError::Unavailable(format!(
+            "{what} for {digest} cannot be checked offline: {}",
+            uncheckable.join("; ")
+        ));
+    }
+    let mut all = reasons;
+    all.extend(uncheckable);
+    if all.is_empty() {
         VerifyError::Failed(format!("no {what} found for {digest}"))
     } else {
-        VerifyError::Failed(format!("no valid {what} for {digest}: {}", reasons.join("; ")))
+        VerifyError::Failed(format!("no valid {what} for {digest}: {}", all.join("; ")))
     }
 }
 
@@ -125,6 +134,7 @@ impl SignatureVerifier for EvidenceVerifier<'_> {
             .ok_or_else(|| VerifyError::Unavailable(format!("image digest {} is not sha256", image.digest)))?;
         let mut out = Vec::new();
         let mut reasons = Vec::new();
+        let mut uncheckable = Vec::new();
         for item in self.evidence.for_digest(image.digest) {
             match &item.kind {
                 EvidenceKind::CosignSignature { payload, signature, certificate } => {
@@ -144,7 +154,7 @@ impl SignatureVerifier for EvidenceVerifier<'_> {
                                 reasons.push(format!("{}: signature does not verify with the authority's key", item.source));
                             }
                         }
-                        (Trust::Keyless, _) => reasons.push(format!(
+                        (Trust::Keyless, _) => uncheckable.push(format!(
                             "{}: legacy keyless cosign signatures need an online transparency-log check; publish Sigstore bundles",
                             item.source
                         )),
@@ -163,7 +173,7 @@ impl SignatureVerifier for EvidenceVerifier<'_> {
             }
         }
         if out.is_empty() {
-            return Err(none_verified("signatures", image.digest, reasons));
+            return Err(nothing_verified("signatures", image.digest, reasons, uncheckable));
         }
         Ok(out)
     }
@@ -179,6 +189,7 @@ impl SignatureVerifier for EvidenceVerifier<'_> {
         let hex = &image.digest["sha256:".len()..];
         let mut out = Vec::new();
         let mut reasons = Vec::new();
+        let mut uncheckable = Vec::new();
         for item in self.evidence.for_digest(image.digest) {
             let verified: Result<(VerifiedSignature, Vec<u8>), String> = match (&item.kind, &trust) {
                 (EvidenceKind::SigstoreBundle, Trust::Key(key)) if offline_key_bundle(&item.bytes) => {
@@ -197,8 +208,11 @@ impl SignatureVerifier for EvidenceVerifier<'_> {
                 (EvidenceKind::DsseEnvelope, Trust::Key(key)) => verify_dsse_with_key(&item.bytes, key)
                     .map(|payload| (VerifiedSignature { id: id_of(item), ..Default::default() }, payload)),
                 (EvidenceKind::DsseEnvelope, Trust::Keyless) => {
-                    Err("a bare DSSE envelope carries no transparency-log proof; keyless needs a Sigstore bundle"
-                        .into())
+                    uncheckable.push(format!(
+                        "{}: a bare DSSE envelope carries no transparency-log proof; keyless needs a Sigstore bundle",
+                        item.source
+                    ));
+                    continue;
                 }
                 _ => continue,
             };
@@ -229,7 +243,7 @@ impl SignatureVerifier for EvidenceVerifier<'_> {
             });
         }
         if out.is_empty() {
-            return Err(none_verified("attestations", image.digest, reasons));
+            return Err(nothing_verified("attestations", image.digest, reasons, uncheckable));
         }
         Ok(out)
     }
@@ -375,6 +389,16 @@ mod tests {
         bad.add_file(DIGEST, "prov.sigstore.json", serde_json::to_vec(&tampered).unwrap());
         let v = EvidenceVerifier { evidence: &bad, root: &root };
         assert!(v.verify_attestations(&image(DIGEST), &keyless).is_err());
+        // A bare DSSE envelope cannot be checked keylessly offline: not judged, not failed.
+        let mut bare = EvidenceSet::default();
+        bare.add_file(
+            DIGEST,
+            "att.intoto.jsonl",
+            br#"{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"MEUC"}]}"#
+                .to_vec(),
+        );
+        let v = EvidenceVerifier { evidence: &bare, root: &root };
+        assert!(matches!(v.verify_attestations(&image(DIGEST), &keyless), Err(VerifyError::Unavailable(_))));
         // Custom trust roots are reported as unavailable, not passed.
         let custom = Authority {
             keyless: Some(KeylessRef { trust_root_ref: "mine".into(), ..Default::default() }),

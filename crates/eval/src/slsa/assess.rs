@@ -271,8 +271,12 @@ fn grade(
                 ),
             );
         }
-        (Authenticity::Unverifiable(why) | Authenticity::Invalid(why), _) => {
+        (Authenticity::Unverifiable(why), _) => {
             return (1, format!("unverified provenance: {why}"));
+        }
+        // A signature that fails is worse than none: the document may be forged.
+        (Authenticity::Invalid(why), _) => {
+            return (0, format!("provenance signature is invalid ({why}); the document may be forged"));
         }
     };
     if !signer.hosted {
