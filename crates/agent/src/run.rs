@@ -242,7 +242,7 @@ async fn cycle(
     policies: &PolicyFiles,
     evidence: &EvidenceSource,
     evaluator: &dyn Evaluator,
-    writer: &SnapshotWriter<'_>,
+    writer: &mut SnapshotWriter<'_>,
     trigger: Trigger,
     on_event: &mut (dyn FnMut(AgentEvent) + Send),
 ) -> Option<PreparedSnapshot> {

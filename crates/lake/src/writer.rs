@@ -163,19 +163,24 @@ pub struct SnapshotWriter<'a> {
     clock: &'a dyn Clock,
     /// Set once the descriptor and key are in place.
     lake_id: Option<String>,
+    /// Snapshots this writer prepared and has not tried to write yet: their first write needs
+    /// no look-up for an earlier commit.
+    fresh: std::collections::HashSet<SnapshotId>,
 }
 
 impl<'a> SnapshotWriter<'a> {
     pub fn new(lake: &'a Lake, key: &'a SigningKeyPair, clock: &'a dyn Clock) -> Self {
-        Self { lake, key, clock, lake_id: None }
+        Self { lake, key, clock, lake_id: None, fresh: Default::default() }
     }
 
     /// Assigns the snapshot its id and ingest time. A prepared snapshot can be spooled and
     /// written later, any number of times: [`Self::write_prepared`] is idempotent.
-    pub fn prepare(&self, input: SnapshotInput, mut rows: Vec<EvaluationRow>) -> PreparedSnapshot {
+    pub fn prepare(&mut self, input: SnapshotInput, mut rows: Vec<EvaluationRow>) -> PreparedSnapshot {
         let ingested_at = self.clock.now();
         rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        PreparedSnapshot { snapshot_id: SnapshotId::new_at(ingested_at), ingested_at, input, rows }
+        let snapshot_id = SnapshotId::new_at(ingested_at);
+        self.fresh.insert(snapshot_id);
+        PreparedSnapshot { snapshot_id, ingested_at, input, rows }
     }
 
     /// Stores `rows` as a new snapshot and commits it to the cluster's log. Returns once the
@@ -206,8 +211,10 @@ impl<'a> SnapshotWriter<'a> {
         };
         // Clocks of concurrent writers may disagree by this much.
         let skew = chrono::Duration::minutes(10);
-        if let Some((raw, entry)) =
-            log::find_recent(self.lake, &input.cluster, &p.snapshot_id, p.ingested_at - skew).await?
+        let first_attempt = self.fresh.remove(&p.snapshot_id);
+        if !first_attempt
+            && let Some((raw, entry)) =
+                log::find_recent(self.lake, &input.cluster, &p.snapshot_id, p.ingested_at - skew).await?
         {
             let commit = Committed { seq: raw.seq, path: raw.path, entry_sha256: raw.sha256, attempts: 0 };
             return Ok(WrittenSnapshot { record: entry.snapshot, commit });
