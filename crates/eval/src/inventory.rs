@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -147,7 +147,8 @@ const OBJECT_KINDS: [&str; 9] = [
 pub fn read_paths(paths: &[PathBuf]) -> Result<Inventory, InventoryError> {
     let mut files = Vec::new();
     for p in paths {
-        collect_files(p, &mut files)?;
+        files
+            .extend(crate::files::collect_manifest_files(p).map_err(|(path, source)| InventoryError { path, source })?);
     }
     let mut reader = Reader::default();
     for (display, path) in files {
@@ -164,30 +165,6 @@ pub fn read_sources<'a>(sources: impl IntoIterator<Item = (&'a str, &'a [u8])>) 
         reader.add_file(name, bytes);
     }
     reader.finish()
-}
-
-fn collect_files(p: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), InventoryError> {
-    let err = |source| InventoryError { path: p.to_path_buf(), source };
-    let meta = std::fs::metadata(p).map_err(err)?;
-    if meta.is_file() {
-        out.push((p.display().to_string(), p.to_path_buf()));
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(p).map_err(err)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(err)?;
-    entries.sort();
-    for e in entries {
-        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
-        }
-        if e.is_dir() {
-            collect_files(&e, out)?;
-        } else if [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext)) {
-            out.push((e.display().to_string(), e));
-        }
-    }
-    Ok(())
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,7 @@
 pub mod catalog;
 pub mod cis;
 pub mod evidence;
+mod files;
 pub mod frameworks;
 pub mod imagepolicy;
 pub mod inventory;

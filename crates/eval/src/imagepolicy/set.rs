@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -98,7 +98,9 @@ impl ImagePolicySet {
     ) -> Result<Self, PolicyLoadError> {
         let mut files = Vec::new();
         for p in paths {
-            collect_files(p, &mut files)?;
+            files.extend(
+                crate::files::collect_manifest_files(p).map_err(|(path, source)| PolicyLoadError { path, source })?,
+            );
         }
         let mut contents = Vec::with_capacity(files.len());
         for (name, path) in files {
@@ -268,27 +270,4 @@ fn digest(set: &ImagePolicySet, config_maps: &ConfigMaps) -> String {
     h.update(serde_json::to_vec(config_maps.iter().collect::<Vec<_>>().as_slice()).unwrap_or_default());
     h.update(serde_json::to_vec(&set.trust_roots).unwrap_or_default());
     format!("sha256:{}", hex::encode(h.finalize()))
-}
-
-fn collect_files(p: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), PolicyLoadError> {
-    let err = |source| PolicyLoadError { path: p.to_path_buf(), source };
-    if std::fs::metadata(p).map_err(err)?.is_file() {
-        out.push((p.display().to_string(), p.to_path_buf()));
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(p).map_err(err)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(err)?;
-    entries.sort();
-    for e in entries {
-        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
-        }
-        if e.is_dir() {
-            collect_files(&e, out)?;
-        } else if [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext)) {
-            out.push((e.display().to_string(), e));
-        }
-    }
-    Ok(())
 }
