@@ -27,6 +27,10 @@ pub enum LakeError {
     NoConditionalCreate { url: String },
     #[error(transparent)]
     Id(#[from] IdError),
+    #[error("unreadable catalog object {path}: {reason}")]
+    CorruptCatalog { path: String, reason: String },
+    #[error("parquet error reading {path}: {source}")]
+    ParquetRead { path: String, source: parquet::errors::ParquetError },
     #[error("invalid snapshot: {0}")]
     InvalidSnapshot(String),
 }

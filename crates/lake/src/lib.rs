@@ -32,7 +32,9 @@
 //! ```
 
 pub mod catalog;
+pub mod compact;
 mod error;
+pub mod index;
 pub mod log;
 pub mod paths;
 mod store;
@@ -41,5 +43,6 @@ mod writer;
 
 pub use catalog::{Catalog, CatalogSnapshot};
 pub use error::{LakeError, Result};
+pub use index::{CatalogIndex, CheckpointOutcome, IndexedSnapshot, PostureEntry, Scope, write_checkpoint};
 pub use store::{Lake, LakeDescriptor, StoreOptions};
 pub use writer::{PreparedSnapshot, SnapshotInput, SnapshotWriter, WrittenSnapshot, rows_to_batch, writer_properties};

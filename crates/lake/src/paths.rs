@@ -6,6 +6,12 @@
 //! log/cluster=<c>/<seq:020>.json                               per-cluster hash-chained log
 //! log/cluster=<c>/_head.json                                   non-authoritative head hint
 //! keys/<key-id>.pub                                            public keys seen by writers (convenience, not a trust anchor)
+//! _tarn/catalog/_last_checkpoint.json                          non-authoritative hint: newest checkpoint number
+//! _tarn/catalog/checkpoints/<n:020>.json                       catalog checkpoint manifest n (created once, never rewritten)
+//! _tarn/catalog/days/date=<d>/snapshots-<n:020>-<id>.parquet   snapshots observed on day d, as of checkpoint n
+//! _tarn/catalog/days/date=<d>/rollups-<n:020>-<id>.parquet     their per-control rollups
+//! compacted/cluster=<c>/date=<d>/<id>.parquet                  one cluster-day's snapshots in one object (derived)
+//! _tarn/compactions/cluster=<c>/date=<d>/<id>.json             what a compacted object was built from
 //! ```
 
 use chrono::NaiveDate;
@@ -94,6 +100,35 @@ pub fn parse_log_key(path: &str) -> Option<LogKey> {
 /// Cluster name from a `log/cluster=<c>/` common prefix.
 pub fn cluster_of_log_dir(prefix: &str) -> Option<ClusterName> {
     prefix.trim_end_matches('/').strip_prefix(LOG_PREFIX)?.strip_prefix("/cluster=")?.parse().ok()
+}
+
+pub const CATALOG_PREFIX: &str = "_tarn/catalog";
+pub const COMPACTED_PREFIX: &str = "compacted";
+pub const COMPACTIONS_PREFIX: &str = "_tarn/compactions";
+
+pub fn last_checkpoint_hint() -> Path {
+    Path::from(format!("{CATALOG_PREFIX}/_last_checkpoint.json"))
+}
+
+/// `_tarn/catalog/checkpoints/<n:020>.json`; checkpoints are numbered from 1.
+pub fn checkpoint_manifest(n: u64) -> Path {
+    Path::from(format!("{CATALOG_PREFIX}/checkpoints/{n:020}.json"))
+}
+
+/// A day part of checkpoint `n`: `kind` is `snapshots` or `rollups`; `unique` keeps racing
+/// checkpointers from ever writing the same key.
+pub fn day_part(date: NaiveDate, kind: &str, n: u64, unique: &str) -> Path {
+    Path::from(format!("{CATALOG_PREFIX}/days/date={}/{kind}-{n:020}-{unique}.parquet", date.format("%Y-%m-%d")))
+}
+
+/// `compacted/cluster=<c>/date=<d>/<id>.parquet`
+pub fn compacted_object(cluster: &ClusterName, date: NaiveDate, id: &str) -> Path {
+    Path::from(format!("{COMPACTED_PREFIX}/cluster={cluster}/date={}/{id}.parquet", date.format("%Y-%m-%d")))
+}
+
+/// `_tarn/compactions/cluster=<c>/date=<d>/<id>.json`
+pub fn compaction_record(cluster: &ClusterName, date: NaiveDate, id: &str) -> Path {
+    Path::from(format!("{COMPACTIONS_PREFIX}/cluster={cluster}/date={}/{id}.json", date.format("%Y-%m-%d")))
 }
 
 pub fn public_key(key_id: &str) -> Path {

@@ -16,7 +16,9 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use tarn_model::schema::{EVALUATIONS_SORT_COLUMNS, evaluations_file_schema};
-use tarn_model::{AgentInfo, Clock, ClusterName, EvaluationRow, GroupPath, SnapshotId, SnapshotRecord, StatusCounts};
+use tarn_model::{
+    AgentInfo, Clock, ClusterName, ControlRollup, EvaluationRow, GroupPath, SnapshotId, SnapshotRecord, StatusCounts,
+};
 use tarn_trust::StreamingSha256;
 use tarn_trust::keys::SigningKeyPair;
 
@@ -61,6 +63,11 @@ pub struct WrittenSnapshot {
 /// Writer properties for evaluation objects: zstd, dictionary-encoded strings, page-level
 /// statistics, sort order recorded in the footer.
 pub fn writer_properties(snapshot_id: &SnapshotId) -> WriterProperties {
+    evaluation_properties(vec![KeyValue::new("tarn.snapshot_id".into(), snapshot_id.to_string())])
+}
+
+/// The evaluation-object properties with `tarn.format_version` plus `metadata` in the footer.
+pub(crate) fn evaluation_properties(metadata: Vec<KeyValue>) -> WriterProperties {
     let schema = evaluations_file_schema();
     let sorting = EVALUATIONS_SORT_COLUMNS
         .iter()
@@ -75,10 +82,11 @@ pub fn writer_properties(snapshot_id: &SnapshotId) -> WriterProperties {
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_sorting_columns(Some(sorting))
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new("tarn.format_version".into(), tarn_model::LAKE_FORMAT_VERSION.to_string()),
-            KeyValue::new("tarn.snapshot_id".into(), snapshot_id.to_string()),
-        ]))
+        .set_key_value_metadata(Some(
+            std::iter::once(KeyValue::new("tarn.format_version".into(), tarn_model::LAKE_FORMAT_VERSION.to_string()))
+                .chain(metadata)
+                .collect(),
+        ))
         .build()
 }
 
@@ -166,11 +174,20 @@ pub struct SnapshotWriter<'a> {
     /// Snapshots this writer prepared and has not tried to write yet: their first write needs
     /// no look-up for an earlier commit.
     fresh: std::collections::HashSet<SnapshotId>,
+    checkpoint_every: Option<u64>,
 }
 
 impl<'a> SnapshotWriter<'a> {
     pub fn new(lake: &'a Lake, key: &'a SigningKeyPair, clock: &'a dyn Clock) -> Self {
-        Self { lake, key, clock, lake_id: None, fresh: Default::default() }
+        Self { lake, key, clock, lake_id: None, fresh: Default::default(), checkpoint_every: None }
+    }
+
+    /// Also writes a catalog checkpoint whenever a commit lands at a log position divisible by
+    /// `n` (so each cluster's agent keeps the lake-wide catalog at most about `n` entries per
+    /// cluster behind). A failed checkpoint is logged, never fails the write.
+    pub fn with_checkpoint_every(mut self, n: u64) -> Self {
+        self.checkpoint_every = (n > 0).then_some(n);
+        self
     }
 
     /// Assigns the snapshot its id and ingest time. A prepared snapshot can be spooled and
@@ -247,9 +264,18 @@ impl<'a> SnapshotWriter<'a> {
             object_path: path.to_string(),
             object_size: size,
             object_sha256: format!("sha256:{sha}"),
+            rollups: ControlRollup::of(&p.rows),
         };
         match log::commit(self.lake, &lake_id, &record, self.key).await {
-            Ok(commit) => Ok(WrittenSnapshot { record, commit }),
+            Ok(commit) => {
+                if self.checkpoint_every.is_some_and(|n| commit.seq % n == 0) {
+                    match crate::index::write_checkpoint(self.lake, self.clock, &Default::default()).await {
+                        Ok(outcome) => tracing::debug!(?outcome, "catalog checkpoint"),
+                        Err(e) => tracing::warn!(error = %e, "could not write a catalog checkpoint"),
+                    }
+                }
+                Ok(WrittenSnapshot { record, commit })
+            }
             Err(e) => {
                 // Not committed, so not evidence: remove it rather than leave an orphan.
                 if let Err(del) = self.lake.store().delete(&path).await {

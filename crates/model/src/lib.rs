@@ -26,7 +26,7 @@ mod snapshot;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use ids::{ClusterName, GroupPath, IdError, SnapshotId};
 pub use row::{EvaluationRow, Severity, Status, StatusCounts};
-pub use snapshot::{AgentInfo, SnapshotRecord};
+pub use snapshot::{AgentInfo, ControlRollup, SnapshotRecord};
 
 /// Version of the lake format written by this build. Readers accept every version up to this one.
 pub const LAKE_FORMAT_VERSION: u32 = 1;

@@ -17,6 +17,19 @@ pub enum Status {
 impl Status {
     pub const ALL: [Status; 5] = [Status::Pass, Status::Fail, Status::Warn, Status::Skip, Status::Error];
 
+    /// How bad a status is when a resource has several rows for one control (one per
+    /// container): the resource takes its worst row's status.
+    /// `skip` < `pass` < `warn` < `fail` < `error`.
+    pub fn resource_rank(self) -> u8 {
+        match self {
+            Status::Skip => 0,
+            Status::Pass => 1,
+            Status::Warn => 2,
+            Status::Fail => 3,
+            Status::Error => 4,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
@@ -127,6 +140,29 @@ impl StatusCounts {
 
     pub fn total(&self) -> u64 {
         self.pass + self.fail + self.warn + self.skip + self.error
+    }
+
+    /// Everything that was judged: all but `skip` (score math: the denominator).
+    pub fn evaluated(&self) -> u64 {
+        self.pass + self.fail + self.warn + self.error
+    }
+
+    pub fn get(&self, s: Status) -> u64 {
+        match s {
+            Status::Pass => self.pass,
+            Status::Fail => self.fail,
+            Status::Warn => self.warn,
+            Status::Skip => self.skip,
+            Status::Error => self.error,
+        }
+    }
+
+    pub fn merge(&mut self, other: &StatusCounts) {
+        self.pass += other.pass;
+        self.fail += other.fail;
+        self.warn += other.warn;
+        self.skip += other.skip;
+        self.error += other.error;
     }
 
     pub fn of<'a>(rows: impl IntoIterator<Item = &'a EvaluationRow>) -> Self {

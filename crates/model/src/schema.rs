@@ -84,6 +84,29 @@ pub fn snapshots_schema() -> SchemaRef {
         u("object_size"),
         s("object_sha256"),
         s("log_entry_sha256"),
+        Field::new("compacted_object", DataType::Utf8, true),
+    ]))
+}
+
+/// The `rollups` table (and the catalog's per-day rollup parts): one row per snapshot × control,
+/// counting resources per resource status (see [`crate::ControlRollup`]).
+pub fn rollups_schema() -> SchemaRef {
+    let s = |name: &str| Field::new(name, DataType::Utf8, false);
+    let u = |name: &str| Field::new(name, DataType::UInt64, false);
+    Arc::new(Schema::new(vec![
+        s("snapshot_id"),
+        s("cluster"),
+        s("group_path"),
+        u("seq"),
+        Field::new("observed_at", timestamp_type(), false),
+        s("framework"),
+        s("framework_version"),
+        s("control_id"),
+        u("pass"),
+        u("fail"),
+        u("warn"),
+        u("skip"),
+        u("error"),
     ]))
 }
 
@@ -157,5 +180,11 @@ mod documented {
     fn snapshots_json_matches_code() {
         let doc = documented("snapshots.v1.json");
         assert_eq!(columns(&doc, "columns"), actual(snapshots_schema().fields()));
+    }
+
+    #[test]
+    fn rollups_json_matches_code() {
+        let doc = documented("rollups.v1.json");
+        assert_eq!(columns(&doc, "columns"), actual(rollups_schema().fields()));
     }
 }

@@ -6,6 +6,7 @@
 //! skipped, loudly, unless `TARN_REQUIRE_S3=1`, which makes skipping a failure.
 
 mod backend;
+mod catalog;
 mod suite;
 mod tamper;
 
@@ -52,4 +53,8 @@ lake_suite!(
     tamper::entry_from_another_cluster,
     tamper::log_from_another_lake,
     tamper::garbled_head_hint,
+    catalog::index_agrees_with_the_log_across_checkpoints,
+    catalog::racing_checkpointers_lose_nothing,
+    catalog::point_in_time_lookups,
+    catalog::compaction_keeps_every_row_and_verifies,
 );

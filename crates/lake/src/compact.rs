@@ -1,0 +1,276 @@
+//! Compaction: one object per cluster per day instead of one per scan.
+//!
+//! Agents write a small object per cluster per cycle; range questions over weeks then open
+//! thousands of files. Compaction copies the rows of one cluster-day's snapshots, unchanged and
+//! in order, into `compacted/cluster=<c>/date=<d>/<id>.parquet` (one row group per snapshot) and
+//! records what it was built from in `_tarn/compactions/...json`. The signed originals stay where
+//! they are and remain the evidence: the compacted object is derived data, recorded in the
+//! catalog checkpoint so readers can use it, and `tarn evidence verify` proves each one holds
+//! exactly its sources' rows. It lives outside `evaluations/`, so engines reading the Hive layout
+//! directly never count a row twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::KeyValue;
+use serde::{Deserialize, Serialize};
+use tarn_model::schema::evaluations_file_schema;
+use tarn_model::{Clock, ClusterName, SnapshotId};
+
+use crate::error::{LakeError, Result};
+use crate::index::{CatalogIndex, CheckpointOutcome, IndexedSnapshot, write_checkpoint};
+use crate::paths;
+use crate::store::Lake;
+use crate::writer::evaluation_properties;
+
+pub const COMPACTION_FORMAT: &str = "tarn.compaction/v1";
+
+/// `_tarn/compactions/cluster=<c>/date=<d>/<id>.json`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionRecord {
+    pub format: String,
+    pub lake_id: String,
+    pub cluster: ClusterName,
+    pub date: NaiveDate,
+    pub object_path: String,
+    pub object_size: u64,
+    /// `sha256:<hex>`
+    pub object_sha256: String,
+    pub row_count: u64,
+    pub created_at: DateTime<Utc>,
+    /// In row-group order: source `i` is row group `i`.
+    pub sources: Vec<CompactionSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionSource {
+    pub snapshot_id: SnapshotId,
+    pub seq: u64,
+    pub log_entry_sha256: String,
+    pub object_path: String,
+    pub object_sha256: String,
+    pub row_count: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompactOptions {
+    /// Only days strictly before this one (days still being written are left alone).
+    pub before: NaiveDate,
+    /// Cluster-days with fewer snapshots are left as they are.
+    pub min_snapshots: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompactReport {
+    pub cluster_days: usize,
+    pub snapshots: usize,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Cluster-days left alone, with the reason (e.g. a source object that fails its digest).
+    pub refused: Vec<String>,
+    pub checkpoint: Option<CheckpointOutcome>,
+}
+
+/// Compacts every eligible cluster-day, then checkpoints so readers see the result.
+/// `progress(done, total)` is called after each cluster-day.
+pub async fn compact(
+    lake: &Lake,
+    clock: &dyn Clock,
+    opts: &CompactOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<CompactReport> {
+    let index = CatalogIndex::open(lake).await?;
+    let Some(lake_id) = index.lake_id().map(str::to_string) else {
+        return Ok(CompactReport {
+            cluster_days: 0,
+            snapshots: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            refused: vec![],
+            checkpoint: None,
+        });
+    };
+    let mut groups: Vec<(ClusterName, NaiveDate, Vec<Arc<IndexedSnapshot>>)> = Vec::new();
+    let dates: Vec<NaiveDate> = index.dates().into_iter().filter(|d| *d < opts.before).collect();
+    for day in index.days(dates).await? {
+        let mut by_cluster: BTreeMap<&ClusterName, Vec<Arc<IndexedSnapshot>>> = BTreeMap::new();
+        for s in &day.snapshots {
+            by_cluster.entry(&s.record.cluster).or_default().push(s.clone());
+        }
+        for (cluster, snaps) in by_cluster {
+            let done =
+                snaps.iter().all(|s| s.compacted_object.is_some() && s.compacted_object == snaps[0].compacted_object);
+            if snaps.len() >= opts.min_snapshots.max(2) && !done {
+                groups.push((cluster.clone(), day.date, snaps));
+            }
+        }
+    }
+    let total = groups.len();
+    let mut updates: HashMap<SnapshotId, String> = HashMap::new();
+    let mut report =
+        CompactReport { cluster_days: 0, snapshots: 0, bytes_in: 0, bytes_out: 0, refused: vec![], checkpoint: None };
+    for (i, (cluster, date, snaps)) in groups.into_iter().enumerate() {
+        match compact_one(lake, clock, &lake_id, &cluster, date, &snaps).await {
+            Ok(Some(rec)) => {
+                report.cluster_days += 1;
+                report.snapshots += rec.sources.len();
+                report.bytes_in += snaps.iter().map(|s| s.record.object_size).sum::<u64>();
+                report.bytes_out += rec.object_size;
+                for s in &rec.sources {
+                    updates.insert(s.snapshot_id, rec.object_path.clone());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => report.refused.push(format!("cluster {cluster} on {date}: {e}")),
+        }
+        progress(i + 1, total);
+    }
+    if !updates.is_empty() {
+        for _attempt in 0..4 {
+            let outcome = write_checkpoint(lake, clock, &updates).await?;
+            let raced = matches!(outcome, CheckpointOutcome::Raced(_));
+            report.checkpoint = Some(outcome);
+            if !raced {
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn compaction_id(snaps: &[Arc<IndexedSnapshot>]) -> String {
+    let ids: String = snaps.iter().map(|s| format!("{}\n", s.record.snapshot_id)).collect();
+    tarn_trust::sha256_hex(ids.as_bytes())[..32].to_string()
+}
+
+/// Builds one compacted object. `Ok(None)`: an identical one exists already.
+async fn compact_one(
+    lake: &Lake,
+    clock: &dyn Clock,
+    lake_id: &str,
+    cluster: &ClusterName,
+    date: NaiveDate,
+    snaps: &[Arc<IndexedSnapshot>],
+) -> Result<Option<CompactionRecord>> {
+    let id = compaction_id(snaps);
+    let object = paths::compacted_object(cluster, date, &id);
+    let record_path = paths::compaction_record(cluster, date, &id);
+    let store = lake.store();
+    let props = evaluation_properties(vec![KeyValue::new("tarn.compacted_sources".into(), snaps.len().to_string())]);
+    let mut buf = Vec::new();
+    let perr = |source| LakeError::Parquet { path: object.to_string(), source };
+    let mut w = ArrowWriter::try_new(&mut buf, evaluations_file_schema(), Some(props)).map_err(perr)?;
+    let mut sources = Vec::with_capacity(snaps.len());
+    let mut rows = 0;
+    for s in snaps {
+        let r = &s.record;
+        let bytes = store.get(&Path::from(r.object_path.as_str())).await?.bytes().await?;
+        let actual = format!("sha256:{}", tarn_trust::sha256_hex(&bytes));
+        if actual != r.object_sha256 {
+            return Err(LakeError::CorruptCatalog {
+                path: r.object_path.clone(),
+                reason: format!("digest {actual} does not match the signed {}; not compacting it", r.object_sha256),
+            });
+        }
+        let batches = read_all(bytes, &r.object_path)?;
+        let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if n as u64 != r.row_count {
+            return Err(LakeError::CorruptCatalog {
+                path: r.object_path.clone(),
+                reason: format!("{n} rows, the record says {}", r.row_count),
+            });
+        }
+        for b in &batches {
+            w.write(b).map_err(perr)?;
+        }
+        w.flush().map_err(perr)?;
+        rows += n as u64;
+        sources.push(CompactionSource {
+            snapshot_id: r.snapshot_id,
+            seq: s.seq,
+            log_entry_sha256: s.entry_sha256.clone(),
+            object_path: r.object_path.clone(),
+            object_sha256: r.object_sha256.clone(),
+            row_count: n as u64,
+        });
+    }
+    w.close().map_err(perr)?;
+    let body = Bytes::from(buf);
+    let record = CompactionRecord {
+        format: COMPACTION_FORMAT.into(),
+        lake_id: lake_id.to_string(),
+        cluster: cluster.clone(),
+        date,
+        object_path: object.to_string(),
+        object_size: body.len() as u64,
+        object_sha256: format!("sha256:{}", tarn_trust::sha256_hex(&body)),
+        row_count: rows,
+        created_at: clock.now(),
+        sources,
+    };
+    match store.put_opts(&object, PutPayload::from(body), PutMode::Create.into()).await {
+        Ok(_) => {}
+        // Same sources, same id: an earlier run got this far. Use what is stored if its record
+        // says so, else replace nothing and report.
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            match read_record(lake, &record_path).await? {
+                Some(existing) if existing.sources == record.sources => return Ok(Some(existing)),
+                Some(_) => {
+                    return Err(LakeError::CorruptCatalog {
+                        path: record_path.to_string(),
+                        reason: "names other sources than its id says".into(),
+                    });
+                }
+                None => {
+                    // A run that stopped between object and record: the encoding is
+                    // deterministic, so the stored object must be byte-identical to ours.
+                    let stored = store.get(&object).await?.bytes().await?;
+                    if format!("sha256:{}", tarn_trust::sha256_hex(&stored)) != record.object_sha256 {
+                        return Err(LakeError::CorruptCatalog {
+                            path: object.to_string(),
+                            reason: "exists without a compaction record and differs from a rebuild".into(),
+                        });
+                    }
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let json = serde_json::to_vec_pretty(&record).expect("serializable");
+    match store.put_opts(&record_path, PutPayload::from(json), PutMode::Create.into()).await {
+        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(Some(record)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn read_all(bytes: Bytes, path: &str) -> Result<Vec<RecordBatch>> {
+    let perr = |source| LakeError::ParquetRead { path: path.to_string(), source };
+    ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(perr)?
+        .with_batch_size(64 << 10)
+        .build()
+        .map_err(perr)?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Into::into)
+}
+
+/// Reads a compaction record.
+pub async fn read_record(lake: &Lake, path: &Path) -> Result<Option<CompactionRecord>> {
+    match lake.store().get(path).await {
+        Ok(r) => {
+            let bytes = r.bytes().await?;
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| LakeError::CorruptCatalog { path: path.to_string(), reason: e.to_string() })
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

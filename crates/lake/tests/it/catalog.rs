@@ -1,0 +1,203 @@
+//! The catalog index (checkpoints + log tail) against the full log, on every backend.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use object_store::ObjectStoreExt;
+use tarn_lake::compact::{CompactOptions, compact};
+use tarn_lake::index::rollups_from_object;
+use tarn_lake::{Catalog, CatalogIndex, CheckpointOutcome, Lake, Scope, SnapshotWriter, write_checkpoint};
+use tarn_model::SystemClock;
+use tarn_trust::keys::SigningKeyPair;
+
+use crate::backend::Backend;
+use crate::suite::{input, populated, rows, t0, verify_with};
+
+/// (cluster, seq, snapshot id, entry digest) of everything the index holds, in order.
+async fn indexed(lake: &Lake) -> Vec<(String, u64, String, String)> {
+    let index = CatalogIndex::open(lake).await.unwrap();
+    assert!(index.warnings().is_empty(), "{:?}", index.warnings());
+    let mut out: Vec<_> = index
+        .all()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| (s.record.cluster.to_string(), s.seq, s.record.snapshot_id.to_string(), s.entry_sha256.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn logged(lake: &Lake) -> Vec<(String, u64, String, String)> {
+    let mut out: Vec<_> = Catalog::load(lake, None)
+        .await
+        .unwrap()
+        .snapshots
+        .iter()
+        .map(|s| (s.record.cluster.to_string(), s.seq, s.record.snapshot_id.to_string(), s.entry_sha256.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+pub async fn index_agrees_with_the_log_across_checkpoints(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    populated(&t.lake, &key).await;
+    // No checkpoint yet: the index reads the logs in full.
+    assert_eq!(indexed(&t.lake).await, logged(&t.lake).await);
+    let first = write_checkpoint(&t.lake, &SystemClock, &HashMap::new()).await.unwrap();
+    assert!(matches!(first, CheckpointOutcome::Written { checkpoint: 1, entries: 6, .. }), "{first:?}");
+    assert_eq!(
+        write_checkpoint(&t.lake, &SystemClock, &HashMap::new()).await.unwrap(),
+        CheckpointOutcome::UpToDate(Some(1))
+    );
+    let index = CatalogIndex::open(&t.lake).await.unwrap();
+    assert_eq!(index.tail_len(), 0, "everything comes from the checkpoint");
+    assert_eq!(indexed(&t.lake).await, logged(&t.lake).await);
+    // More entries, one new cluster: checkpoint + tail.
+    let mut w = SnapshotWriter::new(&t.lake, &key, &SystemClock);
+    for (c, i) in [("a", 4), ("c", 0), ("a", 5)] {
+        w.write(input(c, t0() + Duration::hours(6 * i)), rows(3, i as usize)).await.unwrap();
+    }
+    let index = CatalogIndex::open(&t.lake).await.unwrap();
+    assert_eq!(index.tail_len(), 3);
+    assert_eq!(index.clusters().count(), 3);
+    assert_eq!(indexed(&t.lake).await, logged(&t.lake).await);
+    // Rollups from the checkpoint parts and from the tail equal a recomputation from the rows.
+    for s in index.all().await.unwrap() {
+        let keys = index.keys().snapshot();
+        let got: Vec<(String, String, [u32; 5])> = s
+            .rollups
+            .get()
+            .expect("rollups written at ingest")
+            .iter()
+            .map(|c| {
+                (keys[c.key as usize].framework.to_string(), keys[c.key as usize].control_id.to_string(), c.counts)
+            })
+            .collect();
+        let want: Vec<(String, String, [u32; 5])> = rollups_from_object(&t.lake, &s.record.object_path)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let c = r.resources;
+                (r.framework.clone(), r.control_id.clone(), [c.pass, c.fail, c.warn, c.skip, c.error].map(|v| v as u32))
+            })
+            .collect();
+        assert_eq!(got, want, "{}", s.record.snapshot_id);
+    }
+    let second = write_checkpoint(&t.lake, &SystemClock, &HashMap::new()).await.unwrap();
+    assert!(matches!(second, CheckpointOutcome::Written { checkpoint: 2, entries: 3, .. }), "{second:?}");
+    assert_eq!(CatalogIndex::open(&t.lake).await.unwrap().tail_len(), 0);
+    assert_eq!(indexed(&t.lake).await, logged(&t.lake).await);
+    let report = verify_with(&t.lake, &key).await;
+    assert!(report.ok(), "{:#?}", report.problems);
+}
+
+pub async fn racing_checkpointers_lose_nothing(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    populated(&t.lake, &key).await;
+    let none = HashMap::new();
+    let (x, y) =
+        tokio::join!(write_checkpoint(&t.lake, &SystemClock, &none), write_checkpoint(&t.lake, &SystemClock, &none));
+    let outcomes = [x.unwrap(), y.unwrap()];
+    let written = outcomes.iter().filter(|o| matches!(o, CheckpointOutcome::Written { .. })).count();
+    assert!(written >= 1, "{outcomes:?}");
+    assert_eq!(indexed(&t.lake).await, logged(&t.lake).await);
+}
+
+fn at(h: i64) -> DateTime<Utc> {
+    t0() + Duration::hours(h)
+}
+
+pub async fn point_in_time_lookups(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    let mut w = SnapshotWriter::new(&t.lake, &key, &SystemClock);
+    // a: t0, t0+6h, and two snapshots at exactly t0+30h (the later commit wins the tie);
+    // b: t0+1h only (stale afterwards); c: first appears at t0+48h.
+    let plan = [("a", 0), ("a", 6), ("b", 1), ("a", 30), ("a", 30), ("c", 48)];
+    let mut ids = Vec::new();
+    for (c, h) in plan {
+        ids.push(w.write(input(c, at(h)), rows(2, h as usize)).await.unwrap().record.snapshot_id);
+    }
+    let day = Duration::hours(24);
+    for checkpointed in [false, true] {
+        if checkpointed {
+            write_checkpoint(&t.lake, &SystemClock, &HashMap::new()).await.unwrap();
+        }
+        let index = CatalogIndex::open(&t.lake).await.unwrap();
+        let look = |h: i64, strict: bool| {
+            let index = index.clone();
+            async move {
+                index
+                    .latest_at(at(h), strict, &Scope::All, day)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| (p.snapshot.record.cluster.to_string(), p.snapshot.record.snapshot_id, p.stale))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(look(-1, false).await, vec![], "before anything");
+        assert_eq!(look(0, false).await, vec![("a".into(), ids[0], false)], "inclusive at the exact time");
+        assert_eq!(look(0, true).await, vec![], "strict excludes it");
+        assert_eq!(look(5, false).await, vec![("a".into(), ids[0], false), ("b".into(), ids[2], false)]);
+        assert_eq!(
+            look(30, false).await,
+            vec![("a".into(), ids[4], false), ("b".into(), ids[2], true)],
+            "tie → later commit; b stale"
+        );
+        // Next day, c appears; a's newest is on an earlier day than the one asked about.
+        assert_eq!(
+            look(50, false).await,
+            vec![("a".into(), ids[4], false), ("b".into(), ids[2], true), ("c".into(), ids[5], false)]
+        );
+        let only_c = index.latest_at(at(50), false, &Scope::Cluster("c".parse().unwrap()), day).await.unwrap();
+        assert_eq!(only_c.len(), 1);
+        let group = index.latest_at(at(50), false, &Scope::Group("/acme".parse().unwrap()), day).await.unwrap();
+        assert_eq!(group.len(), 3);
+        let none = index.latest_at(at(50), false, &Scope::Group("/other".parse().unwrap()), day).await.unwrap();
+        assert!(none.is_empty());
+        let between = index.between(at(1), at(30), &Scope::All).await.unwrap();
+        let got: Vec<_> = between.iter().map(|s| s.record.snapshot_id).collect();
+        assert_eq!(got, vec![ids[1], ids[3], ids[4], ids[2]], "inclusive range, by cluster then time");
+    }
+}
+
+pub async fn compaction_keeps_every_row_and_verifies(b: Backend) {
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    let mut w = SnapshotWriter::new(&t.lake, &key, &SystemClock);
+    for h in [0, 6, 12, 18, 24, 30] {
+        w.write(input("a", at(h)), rows(3, h as usize)).await.unwrap();
+    }
+    let before = indexed(&t.lake).await;
+    let opts = CompactOptions { before: (t0() + Duration::days(1)).date_naive(), min_snapshots: 2 };
+    let report = compact(&t.lake, &SystemClock, &opts, &|_, _| {}).await.unwrap();
+    assert_eq!((report.cluster_days, report.snapshots), (1, 3), "{report:?}");
+    assert!(report.refused.is_empty());
+    // Idempotent.
+    let again = compact(&t.lake, &SystemClock, &opts, &|_, _| {}).await.unwrap();
+    assert_eq!(again.cluster_days, 0);
+    assert_eq!(indexed(&t.lake).await, before, "compaction changes no snapshot");
+    let index = CatalogIndex::open(&t.lake).await.unwrap();
+    let snaps = index.all().await.unwrap();
+    let compacted: Vec<_> = snaps.iter().filter_map(|s| s.compacted_object.clone()).collect();
+    assert_eq!(compacted.len(), 3);
+    assert!(compacted.iter().all(|c| c == &compacted[0] && c.starts_with("compacted/cluster=a/date=2026-03-01/")));
+    // The compacted object holds exactly the three sources' rows.
+    let bytes = t.lake.store().get(&compacted[0].as_str().into()).await.unwrap().bytes().await.unwrap();
+    let meta = parquet::file::reader::SerializedFileReader::new(bytes).unwrap();
+    let md = parquet::file::reader::FileReader::metadata(&meta);
+    assert_eq!(md.num_row_groups(), 3, "one row group per source");
+    let total: i64 = md.row_groups().iter().map(|g| g.num_rows()).sum();
+    assert_eq!(
+        total as u64,
+        snaps.iter().filter(|s| s.compacted_object.is_some()).map(|s| s.record.row_count).sum::<u64>()
+    );
+    let report = verify_with(&t.lake, &key).await;
+    assert!(report.ok(), "{:#?}", report.problems);
+}
