@@ -21,7 +21,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use serde::{Deserialize, Serialize};
-use tarn_model::schema::evaluations_file_schema;
+use tarn_model::schema::compacted_file_schema;
 use tarn_model::{Clock, ClusterName, SnapshotId};
 
 use crate::error::{LakeError, Result};
@@ -166,7 +166,8 @@ async fn compact_one(
     let props = evaluation_properties(vec![KeyValue::new("tarn.compacted_sources".into(), snaps.len().to_string())]);
     let mut buf = Vec::new();
     let perr = |source| LakeError::Parquet { path: object.to_string(), source };
-    let mut w = ArrowWriter::try_new(&mut buf, evaluations_file_schema(), Some(props)).map_err(perr)?;
+    let schema = compacted_file_schema();
+    let mut w = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props)).map_err(perr)?;
     let mut sources = Vec::with_capacity(snaps.len());
     let mut rows = 0;
     for s in snaps {
@@ -188,7 +189,7 @@ async fn compact_one(
             });
         }
         for b in &batches {
-            w.write(b).map_err(perr)?;
+            w.write(&with_trace(&schema, b, s)?).map_err(perr)?;
         }
         w.flush().map_err(perr)?;
         rows += n as u64;
@@ -248,6 +249,18 @@ async fn compact_one(
         Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(Some(record)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `batch` (evaluation columns) with the trace columns of snapshot `s` appended.
+fn with_trace(schema: &arrow::datatypes::SchemaRef, batch: &RecordBatch, s: &IndexedSnapshot) -> Result<RecordBatch> {
+    use arrow::array::{ArrayRef, StringArray, UInt64Array};
+    let n = batch.num_rows();
+    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    cols.push(Arc::new(UInt64Array::from_value(s.seq, n)));
+    for v in [&s.record.object_path, &s.record.object_sha256, &s.entry_sha256] {
+        cols.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v.as_str(), n))));
+    }
+    Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
 pub(crate) fn read_all(bytes: Bytes, path: &str) -> Result<Vec<RecordBatch>> {

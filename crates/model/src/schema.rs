@@ -39,6 +39,26 @@ pub fn evaluations_file_schema() -> SchemaRef {
     ]))
 }
 
+/// Columns that trace a row to its signed evidence: the snapshot's log position and digests.
+/// Compacted objects store them (a compacted object holds several snapshots); for snapshot
+/// objects the query engine supplies them from the catalog.
+pub fn trace_fields() -> Vec<Field> {
+    vec![
+        Field::new("seq", DataType::UInt64, false),
+        Field::new("object_path", DataType::Utf8, false),
+        Field::new("object_sha256", DataType::Utf8, false),
+        Field::new("log_entry_sha256", DataType::Utf8, false),
+    ]
+}
+
+/// Columns of a compacted object (`compacted/cluster=<c>/date=<d>/<id>.parquet`): the
+/// evaluation columns, then [`trace_fields`] naming each row's original snapshot object.
+pub fn compacted_file_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = evaluations_file_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(trace_fields());
+    Arc::new(Schema::new(fields))
+}
+
 /// Hive partition columns of `evaluations`, outermost first.
 pub fn evaluations_partition_fields() -> Vec<Field> {
     vec![Field::new("cluster", DataType::Utf8, false), Field::new("date", DataType::Utf8, false)]

@@ -5,30 +5,46 @@ use arrow::array::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
-use tarn_lake::{Catalog, Lake};
+use tarn_lake::{CatalogIndex, Lake};
 
+use crate::compliance::{ComplianceAtFunc, ComplianceTrendFunc};
 use crate::error::QueryError;
-use crate::tables::{EvaluationsTable, LAKE_STORE_URL, snapshots_batch};
+use crate::posture::{PostureAtFunc, PostureBetweenFunc, PostureDiffFunc};
+use crate::scan::LAKE_STORE_URL;
+use crate::tables::{
+    CatalogTable, CatalogTableKind, ControlInfo, EvaluationsTable, clusters_batch, controls_batch, controls_schema,
+    groups_batch,
+};
 
-/// Per-query limits.
+/// Per-query limits and the staleness bound.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryOptions {
     /// Memory the query may use for sorts, joins and aggregations, in bytes.
     pub memory_limit: usize,
     pub timeout: Duration,
+    /// A cluster whose newest snapshot at a point in time is older than this is stale.
+    pub staleness: chrono::Duration,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        Self { memory_limit: 2 << 30, timeout: Duration::from_secs(300) }
+        Self { memory_limit: 2 << 30, timeout: Duration::from_secs(300), staleness: chrono::Duration::hours(24) }
     }
 }
 
-/// A read-only SQL session over one lake.
+/// What the table functions share.
+#[derive(Debug)]
+pub struct Shared {
+    pub index: Arc<CatalogIndex>,
+    pub staleness: chrono::Duration,
+}
+
+/// A read-only SQL session over one lake. Open it once and ask many questions: the catalog
+/// and the Parquet footers it has read stay cached.
 pub struct QueryEngine {
     ctx: SessionContext,
     opts: QueryOptions,
-    warnings: Vec<String>,
+    index: Arc<CatalogIndex>,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -38,39 +54,83 @@ impl std::fmt::Debug for QueryEngine {
 }
 
 impl QueryEngine {
-    /// Loads the catalog and registers `evaluations` and `snapshots`.
+    /// Opens the catalog index and registers the tables and table functions.
     pub async fn open(lake: &Lake, opts: QueryOptions) -> Result<Self, QueryError> {
-        let catalog = Catalog::load(lake, None).await?;
+        let index = CatalogIndex::open(lake).await?;
+        Self::with_index(index, opts)
+    }
+
+    pub fn with_index(index: Arc<CatalogIndex>, opts: QueryOptions) -> Result<Self, QueryError> {
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(opts.memory_limit, 1.0).build_arc()?;
         // The generic dialect accepts trailing commas in select lists and so reads `a, cluster`
         // as the start of a CLUSTER BY clause; `cluster` is our partition column.
-        let config =
-            SessionConfig::new().with_information_schema(true).set_str("datafusion.sql_parser.dialect", "PostgreSQL");
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
+            // Row-level filtering inside the Parquet reader: point and range questions select a
+            // few rows of each object.
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
-        ctx.register_object_store(&url::Url::parse(LAKE_STORE_URL).expect("static url"), lake.store().clone());
-        ctx.register_table("evaluations", Arc::new(EvaluationsTable::new(&catalog.snapshots)))?;
-        let snaps = snapshots_batch(&catalog.snapshots)?;
-        ctx.register_table("snapshots", Arc::new(MemTable::try_new(snaps.schema(), vec![vec![snaps]])?))?;
-        Ok(Self { ctx, opts, warnings: catalog.warnings })
+        let store_url = url::Url::parse(LAKE_STORE_URL).expect("static url");
+        ctx.register_object_store(&store_url, index.lake().store().clone());
+        ctx.register_table("evaluations", Arc::new(EvaluationsTable::new(index.clone())))?;
+        ctx.register_table("snapshots", Arc::new(CatalogTable::new(index.clone(), CatalogTableKind::Snapshots)))?;
+        ctx.register_table("rollups", Arc::new(CatalogTable::new(index.clone(), CatalogTableKind::Rollups)))?;
+        let clusters = clusters_batch(&index)?;
+        ctx.register_table("clusters", Arc::new(MemTable::try_new(clusters.schema(), vec![vec![clusters]])?))?;
+        let groups = groups_batch(&index)?;
+        ctx.register_table("groups", Arc::new(MemTable::try_new(groups.schema(), vec![vec![groups]])?))?;
+        ctx.register_table("controls", Arc::new(MemTable::try_new(controls_schema(), vec![vec![]])?))?;
+        let shared = Arc::new(Shared { index: index.clone(), staleness: opts.staleness });
+        ctx.register_udtf("posture_at", Arc::new(PostureAtFunc(shared.clone())));
+        ctx.register_udtf("posture_between", Arc::new(PostureBetweenFunc(shared.clone())));
+        ctx.register_udtf("posture_diff", Arc::new(PostureDiffFunc(shared.clone())));
+        ctx.register_udtf("compliance_at", Arc::new(ComplianceAtFunc(shared.clone())));
+        ctx.register_udtf("compliance_trend", Arc::new(ComplianceTrendFunc(shared)));
+        Ok(Self { ctx, opts, index })
+    }
+
+    /// Fills the `controls` table (the framework catalogs).
+    pub fn with_controls(self, controls: &[ControlInfo]) -> Result<Self, QueryError> {
+        let batch = controls_batch(controls)?;
+        self.ctx.deregister_table("controls")?;
+        self.ctx.register_table("controls", Arc::new(MemTable::try_new(controls_schema(), vec![vec![batch]])?))?;
+        Ok(self)
+    }
+
+    pub fn index(&self) -> &Arc<CatalogIndex> {
+        &self.index
+    }
+
+    pub fn options(&self) -> &QueryOptions {
+        &self.opts
     }
 
     /// Log entries the catalog could not read (left out of the tables).
     pub fn warnings(&self) -> &[String] {
-        &self.warnings
+        self.index.warnings()
     }
 
     /// Runs one read-only SQL statement.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
-        let guard = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let df = self.ctx.sql_with_options(sql, guard).await.map_err(|e| match e {
-            datafusion::error::DataFusionError::Plan(msg) if msg.contains("not supported") => QueryError::ReadOnly(msg),
-            other => QueryError::DataFusion(other),
-        })?;
-        match tokio::time::timeout(self.opts.timeout, df.collect()).await {
-            Ok(Ok(batches)) => Ok(batches),
-            Ok(Err(e)) => Err(self.classify(e)),
+        let work = async {
+            let df = self.plan(sql).await?;
+            df.collect().await.map_err(|e| self.classify(e))
+        };
+        match tokio::time::timeout(self.opts.timeout, work).await {
+            Ok(r) => r,
             Err(_) => Err(QueryError::Timeout(self.opts.timeout)),
         }
+    }
+
+    /// Plans a statement (rejecting anything that is not a read-only query).
+    pub async fn plan(&self, sql: &str) -> Result<datafusion::dataframe::DataFrame, QueryError> {
+        let guard = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        self.ctx.sql_with_options(sql, guard).await.map_err(|e| match e {
+            datafusion::error::DataFusionError::Plan(msg) if msg.contains("not supported") => QueryError::ReadOnly(msg),
+            other => self.classify(other),
+        })
     }
 
     fn classify(&self, e: datafusion::error::DataFusionError) -> QueryError {

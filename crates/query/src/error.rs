@@ -14,3 +14,8 @@ pub enum QueryError {
     #[error("cannot format results: {0}")]
     Format(#[from] arrow::error::ArrowError),
 }
+
+/// A lake error inside DataFusion (table scans, table functions).
+pub(crate) fn lake_err(e: tarn_lake::LakeError) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::External(Box::new(e))
+}

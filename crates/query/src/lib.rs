@@ -1,23 +1,32 @@
 //! Tarn's query engine: read-only SQL over the evidence lake, on Apache DataFusion.
 //!
-//! The engine never lists `evaluations/`: the lake [`Catalog`](tarn_lake::Catalog) says which
-//! snapshots are committed, and [`EvaluationsTable`] hands DataFusion exactly those Parquet
-//! objects, with the Hive partition values (`cluster`, `date`) attached from the catalog.
+//! The engine never lists the lake. The [`CatalogIndex`](tarn_lake::CatalogIndex) (checkpoint
+//! and log tail) says which snapshots exist; tables and table functions hand DataFusion exactly
+//! the Parquet objects a question needs, with partition and trace columns attached from the
+//! catalog. Trends and compliance scores come from per-snapshot rollups and read no rows.
 //!
 //! ```text
-//! Catalog (log entries) ──▶ EvaluationsTable (files + partition values) ──▶ Parquet scan
-//!                      └──▶ snapshots (in-memory table)
-//! SQL ──▶ read-only guard ──▶ DataFusion (memory limit, timeout) ──▶ RecordBatches ──▶ table/csv/json
+//! CatalogIndex ──▶ evaluations / posture_at / posture_between ──▶ Parquet scans (objects named by the catalog)
+//!              ├─▶ posture_diff                                 ──▶ two point-in-time scans, compared per resource
+//!              ├─▶ compliance_at / compliance_trend             ──▶ rollups only
+//!              └─▶ snapshots, rollups, clusters, groups (+ controls from the catalogs)
+//! SQL ──▶ read-only guard ──▶ DataFusion (memory limit, timeout) ──▶ RecordBatches ──▶ table/csv/json/parquet
 //! ```
 //!
-//! Tables: `evaluations` (one row per workload × container × control per snapshot) and
-//! `snapshots` (one row per committed snapshot); see `schemas/lake-v1.md`.
+//! Tables and functions are documented in `schemas/query.md`; named queries live in `queries/`.
 
+mod args;
+mod compliance;
 mod engine;
 mod error;
 pub mod format;
+pub mod named;
+mod posture;
+mod scan;
 mod tables;
 
+pub use args::{parse_duration, parse_time};
 pub use engine::{QueryEngine, QueryOptions};
 pub use error::QueryError;
-pub use tables::{EvaluationsTable, snapshots_batch};
+pub use scan::LAKE_STORE_URL;
+pub use tables::{ControlInfo, EvaluationsTable};

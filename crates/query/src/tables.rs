@@ -1,73 +1,96 @@
-//! Table providers over the lake catalog.
+//! Table providers over the catalog index: `evaluations`, `snapshots`, `rollups`, `clusters`,
+//! `groups` (and `controls`, registered by the engine from the framework catalogs).
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
-use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
-use datafusion::datasource::table_schema::TableSchema;
-use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
-use tarn_lake::CatalogSnapshot;
+use tarn_lake::index::{rollups_batch, snapshots_batch};
+use tarn_lake::{CatalogIndex, IndexedSnapshot};
 use tarn_model::schema::{
-    evaluations_file_schema, evaluations_partition_fields, evaluations_table_schema, snapshots_schema,
+    evaluations_file_schema, evaluations_partition_fields, evaluations_table_schema, rollups_schema, snapshots_schema,
+    timestamp_type,
 };
 
-/// URL under which the lake's object store is registered with DataFusion.
-pub const LAKE_STORE_URL: &str = "tarn://lake/";
+use crate::error::lake_err;
+use crate::scan::{ScanFile, ScanSet, date_bounds, parquet_scan, pinned_strings, time_bounds};
 
-#[derive(Debug, Clone)]
-struct FileEntry {
-    path: String,
-    size: u64,
-    cluster: String,
-    date: String,
+/// The snapshots a whole-day table scan needs: days narrowed by filters on `cluster`, `date`
+/// and `observed_at` (the filters themselves still run on the rows).
+pub(crate) async fn snapshots_for_filters(index: &CatalogIndex, filters: &[Expr]) -> Result<Vec<Arc<IndexedSnapshot>>> {
+    let clusters: Option<HashSet<String>> = pinned_strings(filters, "cluster").map(|v| v.into_iter().collect());
+    let (t_lo, t_hi) = time_bounds(filters, "observed_at");
+    let (d_lo, d_hi) = date_bounds(filters);
+    let lo = [t_lo.map(|t| t.date_naive()), d_lo].into_iter().flatten().max();
+    let hi = [t_hi.map(|t| t.date_naive()), d_hi].into_iter().flatten().min();
+    let in_range = |d: &NaiveDate| lo.is_none_or(|l| *d >= l) && hi.is_none_or(|h| *d <= h);
+    let dates: BTreeSet<NaiveDate> = match &clusters {
+        Some(cs) => index
+            .clusters()
+            .filter(|c| cs.contains(c.cluster.as_str()))
+            .flat_map(|c| {
+                let (from, to) = (
+                    lo.or_else(|| c.active_days.first().map(|r| r[0])),
+                    hi.or_else(|| c.active_days.last().map(|r| r[1])),
+                );
+                match (from, to) {
+                    (Some(f), Some(t)) => c.active_within(f, t).collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                }
+            })
+            .collect(),
+        None => index.dates().into_iter().filter(in_range).collect(),
+    };
+    let mut out = Vec::new();
+    for day in index.days(dates).await.map_err(lake_err)? {
+        out.extend(
+            day.snapshots
+                .iter()
+                .filter(|s| clusters.as_ref().is_none_or(|cs| cs.contains(s.record.cluster.as_str())))
+                .cloned(),
+        );
+    }
+    Ok(out)
 }
 
-/// The `evaluations` table: exactly the committed snapshot objects the catalog lists.
+fn date_value(s: &IndexedSnapshot) -> ScalarValue {
+    ScalarValue::Utf8(Some(s.record.observed_at.date_naive().format("%Y-%m-%d").to_string()))
+}
+
+/// The `evaluations` table: the rows of every committed snapshot, read from the objects the
+/// catalog names (compacted objects where they exist), never from a listing.
 #[derive(Debug)]
 pub struct EvaluationsTable {
-    files: Vec<FileEntry>,
-    schema: SchemaRef,
+    index: Arc<CatalogIndex>,
 }
 
 impl EvaluationsTable {
-    pub fn new(snapshots: &[CatalogSnapshot]) -> Self {
-        let files = snapshots
-            .iter()
-            .map(|s| FileEntry {
-                path: s.record.object_path.clone(),
-                size: s.record.object_size,
-                cluster: s.record.cluster.to_string(),
-                date: s.record.observed_at.date_naive().format("%Y-%m-%d").to_string(),
-            })
-            .collect();
-        Self { files, schema: evaluations_table_schema() }
+    pub fn new(index: Arc<CatalogIndex>) -> Self {
+        Self { index }
     }
 }
 
 #[async_trait]
 impl TableProvider for EvaluationsTable {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        evaluations_table_schema()
     }
 
     fn table_type(&self) -> TableType {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
-        // DataFusion keeps the filter and pushes it into the Parquet scan for pruning.
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Used to skip catalog days and for Parquet pruning; DataFusion still applies them.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
@@ -75,68 +98,211 @@ impl TableProvider for EvaluationsTable {
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
-    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let table_schema = TableSchema::builder(evaluations_file_schema())
-            .with_table_partition_cols(evaluations_partition_fields())
-            .build();
-        let source = format.file_source(table_schema);
-        let target = state.config().target_partitions().max(1);
-        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); target.min(self.files.len()).max(1)];
-        let n = groups.len();
-        for (i, f) in self.files.iter().enumerate() {
-            groups[i % n].push(PartitionedFile::new(f.path.clone(), f.size).with_partition_values(vec![
-                ScalarValue::Utf8(Some(f.cluster.clone())),
-                ScalarValue::Utf8(Some(f.date.clone())),
-            ]));
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let snaps = snapshots_for_filters(&self.index, filters).await?;
+        let mut seen_compacted = HashSet::new();
+        let mut files = Vec::with_capacity(snaps.len());
+        for s in &snaps {
+            let (path, size) = match &s.compacted_object {
+                Some(c) if !seen_compacted.insert(c.clone()) => continue,
+                // Compacted object sizes are not in the catalog; the size only balances the
+                // scan's partitions, so an estimate is enough.
+                Some(c) => (c.clone(), s.record.object_size * 4),
+                None => (s.record.object_path.clone(), s.record.object_size),
+            };
+            files.push(ScanFile {
+                path,
+                size,
+                partition_values: vec![ScalarValue::Utf8(Some(s.record.cluster.to_string())), date_value(s)],
+            });
         }
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(LAKE_STORE_URL)?, source)
-            .with_file_groups(groups.into_iter().filter(|g| !g.is_empty()).map(FileGroup::new).collect())
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
-        format.create_physical_plan(state, config).await
+        let set =
+            ScanSet { file_schema: evaluations_file_schema(), partition_fields: evaluations_partition_fields(), files };
+        parquet_scan(state, set, projection, limit).await
     }
 }
 
-/// The `snapshots` table contents.
-pub fn snapshots_batch(snapshots: &[CatalogSnapshot]) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let s = |f: &dyn Fn(&CatalogSnapshot) -> String| {
-        Arc::new(StringArray::from_iter_values(snapshots.iter().map(f))) as ArrayRef
+/// A table whose rows the catalog computes at scan time.
+#[derive(Debug)]
+pub struct CatalogTable {
+    index: Arc<CatalogIndex>,
+    kind: CatalogTableKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogTableKind {
+    Snapshots,
+    Rollups,
+}
+
+impl CatalogTable {
+    pub fn new(index: Arc<CatalogIndex>, kind: CatalogTableKind) -> Self {
+        Self { index, kind }
+    }
+}
+
+#[async_trait]
+impl TableProvider for CatalogTable {
+    fn schema(&self) -> SchemaRef {
+        match self.kind {
+            CatalogTableKind::Snapshots => snapshots_schema(),
+            CatalogTableKind::Rollups => rollups_schema(),
+        }
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let snaps = snapshots_for_filters(&self.index, filters).await?;
+        let batch = match self.kind {
+            CatalogTableKind::Snapshots => snapshots_batch(&snaps),
+            CatalogTableKind::Rollups => {
+                self.index.ensure_rollups(&snaps).await.map_err(lake_err)?;
+                rollups_batch(&snaps, &self.index.keys().snapshot())
+            }
+        }
+        .map_err(lake_err)?;
+        Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?)
+    }
+}
+
+/// `clusters`: one row per cluster with a log.
+pub fn clusters_batch(index: &CatalogIndex) -> Result<RecordBatch> {
+    let cs: Vec<_> = index.clusters().collect();
+    let ts = |f: &dyn Fn(&tarn_lake::index::ClusterState) -> Option<i64>| {
+        Arc::new(TimestampMicrosecondArray::from(cs.iter().map(|c| f(c)).collect::<Vec<_>>()).with_timezone("UTC"))
+            as ArrayRef
     };
-    let u = |f: &dyn Fn(&CatalogSnapshot) -> u64| {
-        Arc::new(UInt64Array::from_iter_values(snapshots.iter().map(f))) as ArrayRef
-    };
-    let t = |f: &dyn Fn(&CatalogSnapshot) -> i64| {
-        Arc::new(TimestampMicrosecondArray::from_iter_values(snapshots.iter().map(f)).with_timezone("UTC")) as ArrayRef
-    };
-    RecordBatch::try_new(
-        snapshots_schema(),
+    let schema = clusters_schema();
+    Ok(RecordBatch::try_new(
+        schema,
         vec![
-            s(&|c| c.record.snapshot_id.to_string()),
-            s(&|c| c.record.cluster.to_string()),
-            s(&|c| c.record.group_path.to_string()),
-            u(&|c| c.seq),
-            t(&|c| c.record.observed_at.timestamp_micros()),
-            t(&|c| c.record.evaluated_at.timestamp_micros()),
-            t(&|c| c.record.ingested_at.timestamp_micros()),
-            s(&|c| c.record.agent.id.clone()),
-            s(&|c| c.record.agent.version.clone()),
-            s(&|c| c.record.policy_digest.clone()),
-            s(&|c| c.record.inventory_digest.clone()),
-            s(&|c| c.record.frameworks.join(",")),
-            u(&|c| c.record.row_count),
-            u(&|c| c.record.status_counts.pass),
-            u(&|c| c.record.status_counts.fail),
-            u(&|c| c.record.status_counts.warn),
-            u(&|c| c.record.status_counts.skip),
-            u(&|c| c.record.status_counts.error),
-            s(&|c| c.record.object_path.clone()),
-            u(&|c| c.record.object_size),
-            s(&|c| c.record.object_sha256.clone()),
-            s(&|c| c.entry_sha256.clone()),
+            Arc::new(StringArray::from_iter_values(cs.iter().map(|c| c.cluster.as_str()))),
+            Arc::new(StringArray::from_iter_values(cs.iter().map(|c| c.group_path.as_str()))),
+            Arc::new(UInt64Array::from_iter_values(cs.iter().map(|c| c.snapshots))),
+            ts(&|c| c.first_observed_at.map(|t| t.timestamp_micros())),
+            ts(&|c| c.last_observed_at.map(|t| t.timestamp_micros())),
+            Arc::new(UInt64Array::from_iter_values(cs.iter().map(|c| c.head_seq))),
         ],
-    )
+    )?)
+}
+
+pub fn clusters_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("cluster", DataType::Utf8, false),
+        Field::new("group_path", DataType::Utf8, false),
+        Field::new("snapshots", DataType::UInt64, false),
+        Field::new("first_observed_at", timestamp_type(), true),
+        Field::new("last_observed_at", timestamp_type(), true),
+        Field::new("head_seq", DataType::UInt64, false),
+    ]))
+}
+
+/// `groups`: every group path clusters report under, and every ancestor of one.
+pub fn groups_batch(index: &CatalogIndex) -> Result<RecordBatch> {
+    // path -> (direct clusters, clusters in the subtree)
+    let mut groups: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    groups.insert("/".into(), (0, 0));
+    for c in index.clusters() {
+        let path = c.group_path.as_str();
+        let mut prefix = String::new();
+        groups.entry("/".into()).or_default().1 += 1;
+        for seg in c.group_path.segments() {
+            prefix.push('/');
+            prefix.push_str(seg);
+            groups.entry(prefix.clone()).or_default().1 += 1;
+        }
+        groups.entry(path.to_string()).or_default().0 += 1;
+    }
+    let parent = |p: &str| -> Option<String> {
+        if p == "/" {
+            return None;
+        }
+        let cut = p.rfind('/').unwrap_or(0);
+        Some(if cut == 0 { "/".to_string() } else { p[..cut].to_string() })
+    };
+    let depth = |p: &str| if p == "/" { 0 } else { p.matches('/').count() as u64 };
+    let paths: Vec<&String> = groups.keys().collect();
+    Ok(RecordBatch::try_new(
+        groups_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(paths.iter().map(|p| p.as_str()))),
+            Arc::new(StringArray::from(paths.iter().map(|p| parent(p)).collect::<Vec<_>>())),
+            Arc::new(UInt64Array::from_iter_values(paths.iter().map(|p| depth(p)))),
+            Arc::new(UInt64Array::from_iter_values(groups.values().map(|v| v.0))),
+            Arc::new(UInt64Array::from_iter_values(groups.values().map(|v| v.1))),
+        ],
+    )?)
+}
+
+pub fn groups_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("group_path", DataType::Utf8, false),
+        Field::new("parent", DataType::Utf8, true),
+        Field::new("depth", DataType::UInt64, false),
+        Field::new("clusters", DataType::UInt64, false),
+        Field::new("clusters_total", DataType::UInt64, false),
+    ]))
+}
+
+/// One control of a framework catalog, for the `controls` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlInfo {
+    pub framework: String,
+    pub framework_version: String,
+    pub control_id: String,
+    pub title: String,
+    pub severity: String,
+    pub description: String,
+    pub remediation: String,
+    /// Why a human must judge it, for controls Tarn does not automate.
+    pub manual: Option<String>,
+}
+
+pub fn controls_schema() -> SchemaRef {
+    let s = |n: &str| Field::new(n, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        s("framework"),
+        s("framework_version"),
+        s("control_id"),
+        s("title"),
+        s("severity"),
+        s("description"),
+        s("remediation"),
+        Field::new("automated", DataType::Boolean, false),
+        Field::new("manual_reason", DataType::Utf8, true),
+    ]))
+}
+
+pub fn controls_batch(controls: &[ControlInfo]) -> Result<RecordBatch> {
+    let s =
+        |f: &dyn Fn(&ControlInfo) -> &str| Arc::new(StringArray::from_iter_values(controls.iter().map(f))) as ArrayRef;
+    Ok(RecordBatch::try_new(
+        controls_schema(),
+        vec![
+            s(&|c| &c.framework),
+            s(&|c| &c.framework_version),
+            s(&|c| &c.control_id),
+            s(&|c| &c.title),
+            s(&|c| &c.severity),
+            s(&|c| &c.description),
+            s(&|c| &c.remediation),
+            Arc::new(BooleanArray::from(controls.iter().map(|c| c.manual.is_none()).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(controls.iter().map(|c| c.manual.clone()).collect::<Vec<_>>())),
+        ],
+    )?)
 }

@@ -103,7 +103,11 @@ damage, not tampering by anyone able to write the lake"
 pub async fn query(a: QueryArgs) -> anyhow::Result<u8> {
     let format: OutputFormat = a.format.parse().map_err(invalid)?;
     let lake = a.lake.open_existing().await?;
-    let opts = QueryOptions { memory_limit: a.memory_mb << 20, timeout: Duration::from_secs(a.timeout_secs) };
+    let opts = QueryOptions {
+        memory_limit: a.memory_mb << 20,
+        timeout: Duration::from_secs(a.timeout_secs),
+        ..QueryOptions::default()
+    };
     let engine = QueryEngine::open(&lake, opts).await?;
     for w in engine.warnings() {
         eprintln!("warning: left out unreadable log entry: {w}");

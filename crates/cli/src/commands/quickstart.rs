@@ -20,7 +20,6 @@ use crate::commands::agent::{ScanTarget, commit_scan};
 use crate::commands::policy::Setup;
 use crate::{exit, output};
 
-const POSTURE_SUMMARY_SQL: &str = include_str!("../../../../queries/posture_summary.sql");
 const DEMO_KEY_PASSWORD: &str = "tarn-demo";
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +188,8 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
     );
 
     let engine = QueryEngine::open(&lake, QueryOptions::default()).await?;
-    let batches = engine.sql(POSTURE_SUMMARY_SQL).await?;
+    let summary = tarn_query::named::named("posture_summary")?.render(&Default::default())?;
+    let batches = engine.sql(&summary).await?;
     println!("\nPosture now (latest snapshot per cluster):");
     println!("{}", render(&batches, OutputFormat::Table)?);
     let lake_arg = a.lake.display();

@@ -1,0 +1,222 @@
+//! Parquet scans over explicit object lists handed out by the catalog (never a listing).
+
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::Result;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+
+/// URL under which the lake's object store is registered with DataFusion.
+pub const LAKE_STORE_URL: &str = "tarn://lake/";
+
+/// One object to read, with the values of the scan's partition columns.
+#[derive(Debug, Clone)]
+pub struct ScanFile {
+    pub path: String,
+    pub size: u64,
+    pub partition_values: Vec<ScalarValue>,
+}
+
+/// Objects with one file schema and one set of partition columns.
+#[derive(Debug, Clone)]
+pub struct ScanSet {
+    pub file_schema: SchemaRef,
+    pub partition_fields: Vec<Field>,
+    pub files: Vec<ScanFile>,
+}
+
+impl ScanSet {
+    /// File columns then partition columns.
+    pub fn table_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self.file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.extend(self.partition_fields.iter().cloned());
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// A Parquet scan of `set`, projected; files spread over the session's target partitions,
+/// largest first so the groups come out even.
+pub async fn parquet_scan(
+    state: &dyn Session,
+    set: ScanSet,
+    projection: Option<&Vec<usize>>,
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if set.files.is_empty() {
+        let schema = set.table_schema();
+        let projected = match projection {
+            Some(p) => Arc::new(schema.project(p)?),
+            None => schema,
+        };
+        return Ok(Arc::new(EmptyExec::new(projected)));
+    }
+    let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+    let table_schema = TableSchema::builder(set.file_schema.clone())
+        .with_table_partition_cols(set.partition_fields.iter().cloned().map(Arc::new).collect::<Vec<_>>())
+        .build();
+    let source = format.file_source(table_schema);
+    let n = state.config().target_partitions().max(1).min(set.files.len());
+    let mut files = set.files;
+    files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); n];
+    for f in files {
+        let slot = groups.iter_mut().min_by_key(|g| g.0).expect("at least one group");
+        slot.0 += f.size;
+        slot.1.push(PartitionedFile::new(f.path, f.size).with_partition_values(f.partition_values));
+    }
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(LAKE_STORE_URL)?, source)
+        .with_file_groups(groups.into_iter().map(|g| FileGroup::new(g.1)).collect())
+        .with_projection_indices(projection.cloned())?
+        .with_limit(limit)
+        .build();
+    format.create_physical_plan(state, config).await
+}
+
+/// Literal string values a filter set pins `column` to (`col = 'x'`, `col IN ('x', 'y')`),
+/// when every value of the column must be one of them; `None` when unconstrained.
+pub fn pinned_strings(filters: &[Expr], column: &str) -> Option<Vec<String>> {
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    let is_col = |e: &Expr| matches!(e, Expr::Column(c) if c.name == column);
+    let lit = |e: &Expr| match e {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)),
+            _,
+        ) => Some(s.clone()),
+        _ => None,
+    };
+    let mut out: Option<Vec<String>> = None;
+    for f in filters {
+        let vals = match f {
+            Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) => {
+                if is_col(left) {
+                    lit(right).map(|v| vec![v])
+                } else if is_col(right) {
+                    lit(left).map(|v| vec![v])
+                } else {
+                    None
+                }
+            }
+            Expr::InList(l) if !l.negated && is_col(&l.expr) => l.list.iter().map(lit).collect(),
+            _ => None,
+        };
+        if let Some(v) = vals {
+            out = Some(match out {
+                None => v,
+                Some(prev) => prev.into_iter().filter(|p| v.contains(p)).collect(),
+            });
+        }
+    }
+    out
+}
+
+/// Bounds `[lo, hi]` a filter set puts on a timestamp column (comparisons with literals,
+/// `BETWEEN`); used only to skip catalog days, the filters themselves still run.
+pub fn time_bounds(
+    filters: &[Expr],
+    column: &str,
+) -> (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>) {
+    use datafusion::logical_expr::{Between, BinaryExpr, Operator};
+    let is_col = |e: &Expr| matches!(e, Expr::Column(c) if c.name == column);
+    let ts = |e: &Expr| -> Option<chrono::DateTime<chrono::Utc>> {
+        let micros = match e {
+            Expr::Literal(ScalarValue::TimestampMicrosecond(Some(v), _), _) => Some(*v),
+            Expr::Literal(ScalarValue::TimestampNanosecond(Some(v), _), _) => Some(v.div_euclid(1000)),
+            Expr::Literal(ScalarValue::TimestampMillisecond(Some(v), _), _) => v.checked_mul(1000),
+            Expr::Literal(ScalarValue::TimestampSecond(Some(v), _), _) => v.checked_mul(1_000_000),
+            _ => None,
+        }?;
+        chrono::DateTime::from_timestamp_micros(micros)
+    };
+    let (mut lo, mut hi) = (None, None);
+    let mut lower =
+        |t: chrono::DateTime<chrono::Utc>| lo = Some(lo.map_or(t, |l: chrono::DateTime<chrono::Utc>| l.max(t)));
+    let mut upper =
+        |t: chrono::DateTime<chrono::Utc>| hi = Some(hi.map_or(t, |h: chrono::DateTime<chrono::Utc>| h.min(t)));
+    for f in filters {
+        match f {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (op, t) = if is_col(left) {
+                    (*op, ts(right))
+                } else if is_col(right) {
+                    (op.swap().unwrap_or(*op), ts(left))
+                } else {
+                    continue;
+                };
+                let Some(t) = t else { continue };
+                match op {
+                    Operator::Eq => {
+                        lower(t);
+                        upper(t);
+                    }
+                    Operator::Gt | Operator::GtEq => lower(t),
+                    Operator::Lt | Operator::LtEq => upper(t),
+                    _ => {}
+                }
+            }
+            Expr::Between(Between { expr, negated: false, low, high }) if is_col(expr) => {
+                if let Some(t) = ts(low) {
+                    lower(t);
+                }
+                if let Some(t) = ts(high) {
+                    upper(t);
+                }
+            }
+            _ => {}
+        }
+    }
+    (lo, hi)
+}
+
+/// Bounds on the `date` partition column (`'YYYY-MM-DD'` strings compared with literals).
+pub fn date_bounds(filters: &[Expr]) -> (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>) {
+    use datafusion::logical_expr::{Between, BinaryExpr, Operator};
+    let is_col = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "date");
+    let date = |e: &Expr| match e {
+        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => s.parse().ok(),
+        _ => None,
+    };
+    let (mut lo, mut hi): (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>) = (None, None);
+    for f in filters {
+        match f {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (op, d) = if is_col(left) {
+                    (*op, date(right))
+                } else if is_col(right) {
+                    (op.swap().unwrap_or(*op), date(left))
+                } else {
+                    continue;
+                };
+                let Some(d) = d else { continue };
+                match op {
+                    Operator::Eq => {
+                        lo = Some(lo.map_or(d, |l| l.max(d)));
+                        hi = Some(hi.map_or(d, |h| h.min(d)));
+                    }
+                    Operator::Gt | Operator::GtEq => lo = Some(lo.map_or(d, |l| l.max(d))),
+                    Operator::Lt | Operator::LtEq => hi = Some(hi.map_or(d, |h| h.min(d))),
+                    _ => {}
+                }
+            }
+            Expr::Between(Between { expr, negated: false, low, high }) if is_col(expr) => {
+                if let Some(d) = date(low) {
+                    lo = Some(lo.map_or(d, |l| l.max(d)));
+                }
+                if let Some(d) = date(high) {
+                    hi = Some(hi.map_or(d, |h| h.min(d)));
+                }
+            }
+            _ => {}
+        }
+    }
+    (lo, hi)
+}

@@ -1,0 +1,12 @@
+-- What changed between two times, per (cluster, workload, control): new failures, fixed, still failing, gone.
+-- param: from
+-- param: to
+-- param: scope = ''
+--
+-- Failing means a resource's worst row is `fail` or `error`. `gone`: failing at `from`, and the
+-- workload (or its control) is no longer evaluated at `to`.
+SELECT change, cluster, group_path, namespace, workload_kind, workload_name, framework, control_id,
+       severity, status_before, status_after, message, snapshot_before, snapshot_after, stale
+FROM posture_diff(${from}, ${to}, ${scope})
+ORDER BY CASE change WHEN 'new' THEN 0 WHEN 'still_failing' THEN 1 WHEN 'gone' THEN 2 ELSE 3 END,
+         cluster, namespace, workload_kind, workload_name, framework, control_id
