@@ -49,6 +49,12 @@ kubectl get pods -A -o json > pods.json && tarn eval --framework pss-baseline@v1
     /// Verify signatures from outside Tarn (Sigstore bundles), offline.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// Maintain a lake: catalog checkpoints, compaction, status.
+    #[command(subcommand)]
+    Lake(LakeCommand),
+    /// Benchmark helpers (synthetic fleets written through the real write path).
+    #[command(subcommand, hide = true)]
+    Bench(BenchCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,11 +193,35 @@ tarn evidence verify --lake s3://evidence/tarn --key cosign.pub --cluster prod-e
 tarn evidence verify --key cosign.pub --witness audit-heads.json --init-witness   # first audit\n  \
 tarn evidence verify --key cosign.pub --witness audit-heads.json                  # later audits: detects rolled-back logs")]
     Verify(VerifyArgs),
-    /// Run read-only SQL over the `evaluations` and `snapshots` tables.
-    #[command(after_help = "Examples:\n  \
+    /// Run read-only SQL, or a named query from queries/, over the lake.
+    #[command(after_help = "Tables: evaluations, snapshots, rollups, controls, clusters, groups. Table functions: \
+posture_at(ts [, scope]), posture_between(t1, t2 [, scope]), posture_diff(t1, t2 [, scope]), compliance_at(ts [, by [, scope]]), \
+compliance_trend(bucket, t1, t2 [, by [, scope]]); a scope is '' (fleet), a cluster name or a /group/path. \
+Reference: schemas/query.md.\n\nExamples:\n  \
 tarn evidence query \"select cluster, count(*) from evaluations where status = 'fail' group by cluster\"\n  \
-tarn evidence query --format csv \"select * from snapshots order by observed_at\"")]
+tarn evidence query \"select * from posture_at('2026-03-01T12:00:00Z', 'prod-eu-1') where status = 'fail'\"\n  \
+tarn evidence query --named compliance_trend --param from=2026-02-01 --param to=2026-03-01 --format csv\n  \
+tarn evidence query --named control_history --param from=2026-03-01 --param to=2026-03-08 \\\n    \
+--param control=privileged --param namespace=payments --format parquet --out history.parquet\n  \
+tarn evidence query --list-named")]
     Query(QueryArgs),
+    /// Posture at a point in time: every in-scope cluster's newest snapshot at or before T.
+    #[command(after_help = "Clusters whose newest snapshot is older than --stale-after are shown with stale = true, \
+never dropped. T is RFC 3339, a date (midnight UTC) or now.\n\nExamples:\n  \
+tarn evidence at 2026-03-01T12:00:00Z --cluster prod-eu-1\n  \
+tarn evidence at now --group /acme/prod --summary\n  \
+tarn evidence at 2026-03-01 --status all --format csv --out posture.csv")]
+    At(AtArgs),
+    /// What changed between two times: new failures, fixed, still failing, gone.
+    #[command(after_help = "Examples:\n  tarn evidence diff 2026-03-01 2026-03-08\n  \
+tarn evidence diff 2026-03-01T00:00:00Z now --cluster prod-eu-1 --change new --format json")]
+    Diff(DiffArgs),
+    /// Compliance % per time bucket and framework (or cluster, group, control) over a range.
+    #[command(after_help = "Score math: a resource takes its worst status per control; control % = passing \
+resources / evaluated resources (skip is not evaluated); framework % = mean of control %. Each bucket scores the posture \
+at its end.\n\nExamples:\n  tarn evidence trend --bucket 1d --from 2026-02-01 --to 2026-03-01\n  \
+tarn evidence trend --bucket 6h --from 2026-03-01 --to now --by cluster --group /acme/prod --format csv")]
+    Trend(TrendArgs),
     /// Export a snapshot's Sigstore bundle (and optionally its Parquet object) for
     /// independent verification.
     Bundle(BundleArgs),
@@ -228,20 +258,207 @@ pub struct VerifyArgs {
     pub format: SummaryFormat,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct QueryArgs {
+/// How a query runs and where its results go.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryRunArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
-    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
-    pub format: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ResultFormat,
+    /// Write the results to this file instead of stdout (required for parquet).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Memory limit for the query, in MiB.
     #[arg(long, default_value_t = 2048, env = "TARN_QUERY_MEMORY_MB")]
     pub memory_mb: usize,
     /// Time limit for the query, in seconds.
     #[arg(long, default_value_t = 300, env = "TARN_QUERY_TIMEOUT_SECS")]
     pub timeout_secs: u64,
+    /// A cluster whose newest snapshot at the asked time is older than this is stale.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub stale_after: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// RFC 4180, with a header row.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// A Parquet file (needs --out).
+    Parquet,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub run: QueryRunArgs,
+    /// Run this named query (a file stem in queries/) instead of SQL.
+    #[arg(long, value_name = "NAME", conflicts_with = "sql")]
+    pub named: Option<String>,
+    /// A named query's parameter (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", requires = "named")]
+    pub params: Vec<String>,
+    /// List the named queries and their parameters.
+    #[arg(long, conflicts_with_all = ["sql", "named"])]
+    pub list_named: bool,
     /// The SQL statement.
-    pub sql: String,
+    #[arg(required_unless_present_any = ["named", "list_named"])]
+    pub sql: Option<String>,
+}
+
+/// Fleet, one cluster, or a group with its descendants.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScopeArgs {
+    /// Only this cluster.
+    #[arg(long, conflicts_with = "group")]
+    pub cluster: Option<String>,
+    /// Only clusters in this group or below it (e.g. /acme/prod).
+    #[arg(long, value_name = "PATH")]
+    pub group: Option<String>,
+}
+
+impl ScopeArgs {
+    /// The scope string the table functions take.
+    pub fn scope(&self) -> String {
+        self.cluster.clone().or_else(|| self.group.clone()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AtArgs {
+    #[command(flatten)]
+    pub run: QueryRunArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Statuses to show (comma-separated), or all.
+    #[arg(long, default_value = "fail,warn,error", value_name = "LIST")]
+    pub status: String,
+    /// Compliance % per cluster and framework instead of rows.
+    #[arg(long)]
+    pub summary: bool,
+    /// The point in time.
+    #[arg(value_name = "TIME")]
+    pub at: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub run: QueryRunArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Only these changes (comma-separated): new, fixed, still_failing, gone.
+    #[arg(long, value_name = "LIST")]
+    pub change: Option<String>,
+    #[arg(value_name = "FROM")]
+    pub from: String,
+    #[arg(value_name = "TO")]
+    pub to: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrendArgs {
+    #[command(flatten)]
+    pub run: QueryRunArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Bucket width (e.g. 1d, 6h, 1w).
+    #[arg(long, default_value = "1d")]
+    pub bucket: String,
+    #[arg(long, value_name = "TIME")]
+    pub from: String,
+    #[arg(long, value_name = "TIME", default_value = "now")]
+    pub to: String,
+    /// Breakdown besides the framework.
+    #[arg(long, value_enum, default_value = "framework")]
+    pub by: TrendBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrendBy {
+    Framework,
+    Cluster,
+    Group,
+    Control,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Fold the log tails into a new catalog checkpoint (agents also do this as they write).
+    Checkpoint(LakeMaintArgs),
+    /// Rewrite each cluster-day's snapshots into one object; the signed originals stay.
+    #[command(after_help = "The compacted object holds exactly its sources' rows plus trace columns (snapshot seq, \
+object path and digest, log entry digest); a record under _tarn/compactions/ names its sources, and `tarn evidence verify` \
+checks both.\n\nExample:\n  tarn lake compact --lake s3://evidence/tarn --before 2026-03-01")]
+    Compact(CompactArgs),
+    /// What the catalog holds: clusters, snapshots, days, checkpoint, compaction.
+    Status(LakeStatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LakeMaintArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Only days before this date (default: today, UTC; days still being written are left alone).
+    #[arg(long, value_name = "DATE")]
+    pub before: Option<chrono::NaiveDate>,
+    /// Leave cluster-days with fewer snapshots than this alone.
+    #[arg(long, default_value_t = 2)]
+    pub min_snapshots: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LakeStatusArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Write a synthetic fleet through Tarn's real write path (sort, encode, hash, sign, commit).
+    #[command(after_help = "Default: fleet-S, 50 clusters x 80 workloads x 30 controls x 4 scans/day x 60 days \
+(28.8 M rows, 12,000 snapshots), about 1% of (workload, control) pairs changing status each day.")]
+    Generate(GenerateFleetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateFleetArgs {
+    /// Lake location (a new or empty lake).
+    #[arg(long, value_name = "URL")]
+    pub lake: String,
+    #[arg(long, default_value_t = 50)]
+    pub clusters: u32,
+    #[arg(long, default_value_t = 80)]
+    pub workloads: u32,
+    #[arg(long, default_value_t = 30)]
+    pub controls: u32,
+    #[arg(long, default_value_t = 4)]
+    pub scans_per_day: u32,
+    #[arg(long, default_value_t = 60)]
+    pub days: u32,
+    /// First day (default: `days` days before today, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<chrono::NaiveDate>,
+    /// Seed of the synthetic statuses.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Snapshots written concurrently.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Signing key (default: the demo key in fixtures/quickstart).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -25,7 +25,7 @@ use tarn_model::schema::compacted_file_schema;
 use tarn_model::{Clock, ClusterName, SnapshotId};
 
 use crate::error::{LakeError, Result};
-use crate::index::{CatalogIndex, CheckpointOutcome, IndexedSnapshot, write_checkpoint};
+use crate::index::{CatalogIndex, CheckpointOutcome, CompactedRef, IndexedSnapshot, write_checkpoint};
 use crate::paths;
 use crate::store::Lake;
 use crate::writer::evaluation_properties;
@@ -113,7 +113,7 @@ pub async fn compact(
         }
     }
     let total = groups.len();
-    let mut updates: HashMap<SnapshotId, String> = HashMap::new();
+    let mut updates: HashMap<SnapshotId, CompactedRef> = HashMap::new();
     let mut report =
         CompactReport { cluster_days: 0, snapshots: 0, bytes_in: 0, bytes_out: 0, refused: vec![], checkpoint: None };
     for (i, (cluster, date, snaps)) in groups.into_iter().enumerate() {
@@ -124,7 +124,8 @@ pub async fn compact(
                 report.bytes_in += snaps.iter().map(|s| s.record.object_size).sum::<u64>();
                 report.bytes_out += rec.object_size;
                 for s in &rec.sources {
-                    updates.insert(s.snapshot_id, rec.object_path.clone());
+                    let r = CompactedRef { path: rec.object_path.clone(), size: rec.object_size };
+                    updates.insert(s.snapshot_id, r);
                 }
             }
             Ok(None) => {}

@@ -43,6 +43,8 @@ mod writer;
 
 pub use catalog::{Catalog, CatalogSnapshot};
 pub use error::{LakeError, Result};
-pub use index::{CatalogIndex, CheckpointOutcome, IndexedSnapshot, PostureEntry, Scope, write_checkpoint};
+pub use index::{
+    CatalogIndex, CheckpointOutcome, CompactedRef, IndexedSnapshot, PostureEntry, Scope, write_checkpoint,
+};
 pub use store::{Lake, LakeDescriptor, StoreOptions};
 pub use writer::{PreparedSnapshot, SnapshotInput, SnapshotWriter, WrittenSnapshot, rows_to_batch, writer_properties};

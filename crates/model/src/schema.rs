@@ -105,6 +105,7 @@ pub fn snapshots_schema() -> SchemaRef {
         s("object_sha256"),
         s("log_entry_sha256"),
         Field::new("compacted_object", DataType::Utf8, true),
+        Field::new("compacted_size", DataType::UInt64, true),
     ]))
 }
 

@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
@@ -114,9 +115,17 @@ impl QueryEngine {
 
     /// Runs one read-only SQL statement.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        Ok(self.query(sql).await?.1)
+    }
+
+    /// Runs one read-only SQL statement; returns the result schema too (known even when no
+    /// row matches).
+    pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
         let work = async {
             let df = self.plan(sql).await?;
-            df.collect().await.map_err(|e| self.classify(e))
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await.map_err(|e| self.classify(e))?;
+            Ok((schema, batches))
         };
         match tokio::time::timeout(self.opts.timeout, work).await {
             Ok(r) => r,

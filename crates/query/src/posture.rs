@@ -200,11 +200,12 @@ impl TableProvider for PostureBetween {
             snaps.iter().filter(|s| allowed.as_ref().is_none_or(|a| a.contains(s.record.cluster.as_str()))).collect();
         let mut originals = Vec::new();
         let mut compacted: BTreeMap<&str, (&IndexedSnapshot, u64)> = BTreeMap::new();
+        // (object -> (a snapshot in it, object size))
         let mut wanted_ids: Vec<String> = Vec::new();
         for s in &snaps {
             match &s.compacted_object {
                 Some(c) => {
-                    compacted.entry(c.as_str()).or_insert((s, 0)).1 += s.record.object_size;
+                    compacted.entry(c.path.as_str()).or_insert((s, c.size));
                     wanted_ids.push(s.record.snapshot_id.to_string());
                 }
                 None => originals.push(ScanFile {

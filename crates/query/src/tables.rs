@@ -107,9 +107,7 @@ impl TableProvider for EvaluationsTable {
         for s in &snaps {
             let (path, size) = match &s.compacted_object {
                 Some(c) if !seen_compacted.insert(c.clone()) => continue,
-                // Compacted object sizes are not in the catalog; the size only balances the
-                // scan's partitions, so an estimate is enough.
-                Some(c) => (c.clone(), s.record.object_size * 4),
+                Some(c) => (c.path.clone(), c.size),
                 None => (s.record.object_path.clone(), s.record.object_size),
             };
             files.push(ScanFile {

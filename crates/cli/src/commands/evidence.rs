@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -5,11 +6,14 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use tarn_lake::verify::{VerifyOptions, Witness};
 use tarn_lake::{Catalog, log};
 use tarn_model::ClusterName;
-use tarn_query::format::{OutputFormat, render};
-use tarn_query::{QueryEngine, QueryOptions};
+use tarn_query::format::{OutputFormat, encode};
+use tarn_query::{ControlInfo, QueryEngine, QueryOptions};
 
 use crate::args::{invalid, load_public_keys, read_input_file};
-use crate::cli::{BundleArgs, QueryArgs, SummaryFormat, VerifyArgs};
+use crate::cli::{
+    AtArgs, BundleArgs, DiffArgs, QueryArgs, QueryRunArgs, ResultFormat, ScopeArgs, SummaryFormat, TrendArgs, TrendBy,
+    VerifyArgs,
+};
 use crate::{exit, output};
 
 async fn get_bytes(lake: &tarn_lake::Lake, key: &str) -> anyhow::Result<bytes::Bytes> {
@@ -101,21 +105,169 @@ damage, not tampering by anyone able to write the lake"
 }
 
 pub async fn query(a: QueryArgs) -> anyhow::Result<u8> {
-    let format: OutputFormat = a.format.parse().map_err(invalid)?;
-    let lake = a.lake.open_existing().await?;
-    let opts = QueryOptions {
-        memory_limit: a.memory_mb << 20,
-        timeout: Duration::from_secs(a.timeout_secs),
-        ..QueryOptions::default()
+    if a.list_named {
+        return list_named();
+    }
+    let sql = match (&a.named, &a.sql) {
+        (Some(name), _) => {
+            let mut values = BTreeMap::new();
+            for p in &a.params {
+                let (k, v) = p.split_once('=').ok_or_else(|| invalid(format!("--param {p:?}: expected NAME=VALUE")))?;
+                values.insert(k.trim().to_string(), v.to_string());
+            }
+            tarn_query::named::named(name).and_then(|q| q.render(&values)).map_err(|e| invalid(e.to_string()))?
+        }
+        (None, Some(sql)) => sql.clone(),
+        (None, None) => return Err(invalid("give a SQL statement or --named NAME")),
     };
-    let engine = QueryEngine::open(&lake, opts).await?;
+    run_sql(&a.run, &sql).await
+}
+
+fn list_named() -> anyhow::Result<u8> {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(["NAME", "PARAMETERS", "WHAT IT ANSWERS"]);
+    for q in tarn_query::named::all() {
+        let params: Vec<String> = q
+            .params
+            .iter()
+            .map(|(n, d)| match d {
+                Some(d) => format!("{n} = {d:?}"),
+                None => n.clone(),
+            })
+            .collect();
+        t.add_row([q.name.clone(), params.join("\n"), q.title.clone()]);
+    }
+    println!("{t}");
+    Ok(exit::OK)
+}
+
+/// A time argument, resolved once (so `now` means one instant for the whole command).
+fn time_arg(flag: &str, s: &str) -> anyhow::Result<String> {
+    let t = tarn_query::parse_time(s).map_err(|e| invalid(format!("{flag}: {e}")))?;
+    Ok(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+fn scope_arg(scope: &ScopeArgs) -> anyhow::Result<String> {
+    let s = scope.scope();
+    tarn_lake::Scope::parse(&s).map_err(|e| {
+        invalid(format!("{} {s:?}: {e}", if scope.cluster.is_some() { "--cluster" } else { "--group" }))
+    })?;
+    Ok(s)
+}
+
+fn named_sql(name: &str, values: &[(&str, String)]) -> anyhow::Result<String> {
+    let values: BTreeMap<String, String> = values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    Ok(tarn_query::named::named(name)?.render(&values)?)
+}
+
+pub async fn at(a: AtArgs) -> anyhow::Result<u8> {
+    let at = time_arg("TIME", &a.at)?;
+    let scope = scope_arg(&a.scope)?;
+    let sql = if a.summary {
+        named_sql("compliance_at", &[("at", at), ("scope", scope)])?
+    } else {
+        let statuses = a.status.to_ascii_lowercase().replace(' ', "");
+        for st in statuses.split(',').filter(|s| *s != "all") {
+            st.parse::<tarn_model::Status>().map_err(|_| {
+                invalid(format!("--status: unknown status {st:?} (pass, fail, warn, skip, error or all)"))
+            })?;
+        }
+        named_sql("posture_at", &[("at", at), ("scope", scope), ("statuses", statuses)])?
+    };
+    run_sql(&a.run, &sql).await
+}
+
+pub async fn diff(a: DiffArgs) -> anyhow::Result<u8> {
+    let from = time_arg("FROM", &a.from)?;
+    let to = time_arg("TO", &a.to)?;
+    let scope = scope_arg(&a.scope)?;
+    let changes = a.change.clone().unwrap_or_else(|| "all".into()).replace(' ', "");
+    for c in changes.split(',').filter(|c| *c != "all") {
+        if !["new", "fixed", "still_failing", "gone"].contains(&c) {
+            return Err(invalid(format!("--change: unknown change {c:?} (new, fixed, still_failing, gone)")));
+        }
+    }
+    run_sql(&a.run, &named_sql("posture_diff", &[("from", from), ("to", to), ("scope", scope), ("changes", changes)])?)
+        .await
+}
+
+pub async fn trend(a: TrendArgs) -> anyhow::Result<u8> {
+    let from = time_arg("--from", &a.from)?;
+    let to = time_arg("--to", &a.to)?;
+    tarn_query::parse_duration(&a.bucket).map_err(|e| invalid(format!("--bucket: {e}")))?;
+    let scope = scope_arg(&a.scope)?;
+    let by = match a.by {
+        TrendBy::Framework => "framework",
+        TrendBy::Cluster => "cluster",
+        TrendBy::Group => "group",
+        TrendBy::Control => "control",
+    };
+    let sql = named_sql(
+        "compliance_trend",
+        &[("bucket", a.bucket.clone()), ("from", from), ("to", to), ("by", by.into()), ("scope", scope)],
+    )?;
+    run_sql(&a.run, &sql).await
+}
+
+/// The controls table: every control of the built-in catalogs.
+fn catalog_controls() -> Vec<ControlInfo> {
+    tarn_eval::catalog::builtin_controls()
+        .into_iter()
+        .map(|c| ControlInfo {
+            framework: c.framework.to_string(),
+            framework_version: c.version.to_string(),
+            control_id: c.control.id.clone(),
+            title: c.control.name.clone(),
+            severity: tarn_model::Severity::from(c.control.severity).as_str().to_string(),
+            description: c.control.description.clone(),
+            remediation: c.control.remediation.clone().unwrap_or_default(),
+            manual: c.control.manual.clone(),
+        })
+        .collect()
+}
+
+pub async fn open_engine(r: &QueryRunArgs) -> anyhow::Result<QueryEngine> {
+    let lake = r.lake.open_existing().await?;
+    let opts = QueryOptions {
+        memory_limit: r.memory_mb << 20,
+        timeout: Duration::from_secs(r.timeout_secs),
+        staleness: chrono::Duration::from_std(r.stale_after).map_err(|e| invalid(format!("--stale-after: {e}")))?,
+    };
+    let engine = QueryEngine::open(&lake, opts).await?.with_controls(&catalog_controls())?;
     for w in engine.warnings() {
         eprintln!("warning: left out unreadable log entry: {w}");
     }
-    let batches = engine.sql(&a.sql).await?;
-    print!("{}", render(&batches, format)?);
+    Ok(engine)
+}
+
+async fn run_sql(r: &QueryRunArgs, sql: &str) -> anyhow::Result<u8> {
+    let format = match r.format {
+        ResultFormat::Table => OutputFormat::Table,
+        ResultFormat::Csv => OutputFormat::Csv,
+        ResultFormat::Json => OutputFormat::Json,
+        ResultFormat::Parquet => OutputFormat::Parquet,
+    };
+    if format == OutputFormat::Parquet && r.out.is_none() {
+        return Err(invalid("--format parquet writes a file: add --out FILE"));
+    }
+    let engine = open_engine(r).await?;
+    let (schema, batches) = engine.query(sql).await?;
+    let mut bytes = encode(&schema, &batches, format)?;
     if format == OutputFormat::Table {
-        println!();
+        bytes.push(b'\n');
+    }
+    match &r.out {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            eprintln!("wrote {rows} rows to {}", path.display());
+        }
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
     }
     Ok(exit::OK)
 }

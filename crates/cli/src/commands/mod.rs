@@ -1,9 +1,13 @@
-use crate::cli::{AgentCommand, Command, EvidenceCommand, KeysCommand, PoliciesCommand, TrustCommand};
+use crate::cli::{
+    AgentCommand, BenchCommand, Command, EvidenceCommand, KeysCommand, LakeCommand, PoliciesCommand, TrustCommand,
+};
 
 mod agent;
+mod bench;
 mod eval;
 mod evidence;
 mod keys;
+mod lake;
 mod policies;
 mod policy;
 mod quickstart;
@@ -18,6 +22,13 @@ pub async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Eval(a) => eval::run(a).await,
         Command::Evidence(EvidenceCommand::Verify(a)) => evidence::verify(a).await,
         Command::Evidence(EvidenceCommand::Query(a)) => evidence::query(a).await,
+        Command::Evidence(EvidenceCommand::At(a)) => evidence::at(a).await,
+        Command::Evidence(EvidenceCommand::Diff(a)) => evidence::diff(a).await,
+        Command::Evidence(EvidenceCommand::Trend(a)) => evidence::trend(a).await,
+        Command::Lake(LakeCommand::Checkpoint(a)) => lake::checkpoint(a).await,
+        Command::Lake(LakeCommand::Compact(a)) => lake::compact(a).await,
+        Command::Lake(LakeCommand::Status(a)) => lake::status(a).await,
+        Command::Bench(BenchCommand::Generate(a)) => bench::generate(a).await,
         Command::Evidence(EvidenceCommand::Bundle(a)) => evidence::bundle(a).await,
         Command::Keys(KeysCommand::Generate(a)) => keys::generate(a),
         Command::Policies(PoliciesCommand::Test(a)) => policies::test(a).await,

@@ -8,6 +8,7 @@ mod golden;
 mod interop;
 mod keys;
 mod policies_cli;
+mod posture;
 mod query;
 mod quickstart;
 mod quickstart_evidence;

@@ -61,6 +61,42 @@ pub fn builtin(name: &str) -> Option<&'static Catalog> {
     PARSED.get(name)
 }
 
+/// A control of a built-in catalog as result rows name it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedControl<'a> {
+    /// The `framework` column of result rows (`cis-k8s`, `pss-baseline`, `slsa`).
+    pub framework: &'static str,
+    /// The catalog's version: the `framework_version` of CIS and SLSA rows. PSS rows carry
+    /// the policy version they were evaluated at (`v1.29`), and the one catalog covers them all.
+    pub version: &'a str,
+    pub control: &'a Control,
+}
+
+/// Every control of every built-in catalog, named the way result rows name them.
+pub fn builtin_controls() -> Vec<NamedControl<'static>> {
+    let mut out = Vec::new();
+    for (name, catalog) in PARSED.iter() {
+        let framework = if name.starts_with("cis-k8s-") {
+            crate::cis::FRAMEWORK
+        } else if name.starts_with("slsa-") {
+            crate::slsa::FRAMEWORK
+        } else if *name == "pss-baseline" {
+            "pss-baseline"
+        } else if *name == "pss-restricted" {
+            "pss-restricted"
+        } else {
+            continue;
+        };
+        let version = if framework == crate::slsa::FRAMEWORK {
+            crate::slsa::FRAMEWORK_VERSION
+        } else {
+            catalog.spec.version.as_str()
+        };
+        out.extend(catalog.spec.controls.iter().map(|control| NamedControl { framework, version, control }));
+    }
+    out
+}
+
 /// A compliance catalog: the document's top-level `spec:`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Catalog {

@@ -9,7 +9,7 @@ use object_store::{ObjectStoreExt, PutMode, PutPayload};
 use tarn_model::{Clock, SnapshotId};
 
 use super::manifest::{CHECKPOINT_FORMAT, CheckpointManifest, DayPartRef};
-use super::snapshot::IndexedSnapshot;
+use super::snapshot::{CompactedRef, IndexedSnapshot};
 use super::{CatalogIndex, parts};
 use crate::error::{LakeError, Result};
 use crate::paths;
@@ -33,7 +33,7 @@ pub enum CheckpointOutcome {
 pub async fn write_checkpoint(
     lake: &Lake,
     clock: &dyn Clock,
-    compacted: &HashMap<SnapshotId, String>,
+    compacted: &HashMap<SnapshotId, CompactedRef>,
 ) -> Result<CheckpointOutcome> {
     let created_at = clock.now();
     let index = CatalogIndex::open(lake).await?;
@@ -85,7 +85,7 @@ pub async fn write_checkpoint(
 async fn publish(
     lake: &Lake,
     index: &CatalogIndex,
-    compacted: &HashMap<SnapshotId, String>,
+    compacted: &HashMap<SnapshotId, CompactedRef>,
     touched: &BTreeSet<NaiveDate>,
     days: &mut BTreeMap<NaiveDate, DayPartRef>,
     written: &mut Vec<Path>,
@@ -141,7 +141,7 @@ async fn publish(
     }
 }
 
-fn with_compacted(s: &IndexedSnapshot, object: &str) -> IndexedSnapshot {
+fn with_compacted(s: &IndexedSnapshot, object: &CompactedRef) -> IndexedSnapshot {
     let rollups = std::sync::OnceLock::new();
     if let Some(r) = s.rollups.get() {
         let _ = rollups.set(r.clone());
@@ -150,7 +150,7 @@ fn with_compacted(s: &IndexedSnapshot, object: &str) -> IndexedSnapshot {
         record: s.record.clone(),
         seq: s.seq,
         entry_sha256: s.entry_sha256.clone(),
-        compacted_object: Some(object.to_string()),
+        compacted_object: Some(object.clone()),
         rollups,
     }
 }

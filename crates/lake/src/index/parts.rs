@@ -16,7 +16,7 @@ use parquet::file::properties::WriterProperties;
 use tarn_model::schema::{rollups_schema, snapshots_schema};
 use tarn_model::{AgentInfo, SnapshotRecord, StatusCounts};
 
-use super::snapshot::{ControlKey, ControlKeys, IndexedSnapshot, RollupCell};
+use super::snapshot::{CompactedRef, ControlKey, ControlKeys, IndexedSnapshot, RollupCell};
 use crate::error::{LakeError, Result};
 
 /// The `snapshots` rows of `snaps`.
@@ -64,7 +64,10 @@ pub fn snapshots_batch(snaps: &[Arc<IndexedSnapshot>]) -> Result<RecordBatch> {
             u(&|x| x.record.object_size),
             s(&|x| &x.record.object_sha256),
             s(&|x| &x.entry_sha256),
-            Arc::new(StringArray::from_iter(snaps.iter().map(|x| x.compacted_object.as_deref()))),
+            Arc::new(StringArray::from_iter(
+                snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| c.path.as_str())),
+            )),
+            Arc::new(UInt64Array::from_iter(snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| c.size)))),
         ],
     )?)
 }
@@ -193,6 +196,7 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
         let object_sha = strings(&b, "object_sha256", path)?;
         let entry_sha = strings(&b, "log_entry_sha256", path)?;
         let compacted = strings(&b, "compacted_object", path)?;
+        let compacted_size = u64s(&b, "compacted_size", path)?;
         for i in 0..b.num_rows() {
             let fws = frameworks.value(i);
             let record = SnapshotRecord {
@@ -223,7 +227,8 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
                 record,
                 seq: seq.value(i),
                 entry_sha256: entry_sha.value(i).to_string(),
-                compacted_object: compacted.is_valid(i).then(|| compacted.value(i).to_string()),
+                compacted_object: (compacted.is_valid(i) && compacted_size.is_valid(i))
+                    .then(|| CompactedRef { path: compacted.value(i).to_string(), size: compacted_size.value(i) }),
                 rollups: Default::default(),
             });
         }

@@ -99,6 +99,14 @@ impl ControlKeys {
     }
 }
 
+/// A compacted object (`compacted/cluster=<c>/date=<d>/<id>.parquet`) and its size, which
+/// readers need to find the Parquet footer without a HEAD request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CompactedRef {
+    pub path: String,
+    pub size: u64,
+}
+
 /// A committed snapshot as the catalog holds it.
 #[derive(Debug)]
 pub struct IndexedSnapshot {
@@ -108,7 +116,7 @@ pub struct IndexedSnapshot {
     /// `sha256:<hex>` of the log entry.
     pub entry_sha256: String,
     /// The compacted object that also holds this snapshot's rows, if any.
-    pub compacted_object: Option<String>,
+    pub compacted_object: Option<CompactedRef>,
     /// Unset for snapshots written before rollups existed, until computed from the object.
     pub rollups: OnceLock<Arc<[RollupCell]>>,
 }

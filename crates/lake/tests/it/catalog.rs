@@ -185,7 +185,7 @@ pub async fn compaction_keeps_every_row_and_verifies(b: Backend) {
     assert_eq!(indexed(&t.lake).await, before, "compaction changes no snapshot");
     let index = CatalogIndex::open(&t.lake).await.unwrap();
     let snaps = index.all().await.unwrap();
-    let compacted: Vec<_> = snaps.iter().filter_map(|s| s.compacted_object.clone()).collect();
+    let compacted: Vec<_> = snaps.iter().filter_map(|s| s.compacted_object.as_ref().map(|c| c.path.clone())).collect();
     assert_eq!(compacted.len(), 3);
     assert!(compacted.iter().all(|c| c == &compacted[0] && c.starts_with("compacted/cluster=a/date=2026-03-01/")));
     // The compacted object holds exactly the three sources' rows.
