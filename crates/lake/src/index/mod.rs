@@ -28,7 +28,7 @@ use tarn_model::{ClusterName, ControlRollup, GroupPath};
 
 pub use checkpoint::{CheckpointOutcome, write_checkpoint};
 pub use manifest::{CheckpointManifest, ClusterState, DayPartRef, SkippedEntry};
-pub use parts::{rollups_batch, snapshots_batch};
+pub use parts::{encode as encode_part, rollups_batch, snapshots_batch};
 pub use snapshot::{CompactedRef, ControlKey, ControlKeyId, ControlKeys, IndexedSnapshot, RollupCell};
 
 use crate::error::{LakeError, Result};

@@ -31,6 +31,7 @@ use crate::log::{self, HeadHintState, RawEntry};
 use crate::paths::{self, EvaluationPath};
 use crate::store::Lake;
 
+mod derived;
 mod entry;
 mod objects;
 
@@ -64,6 +65,10 @@ pub enum ProblemKind {
     UnexpectedObject,
     /// The log is behind, or differs from, what the witness or head hint saw.
     RolledBack,
+    /// The catalog (checkpoint parts or rollups) says something other than the logs.
+    CatalogMismatch,
+    /// A compacted object does not hold exactly what its compaction record and sources say.
+    CompactionMismatch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,14 +206,17 @@ pub async fn verify(lake: &Lake, opts: &VerifyOptions) -> Result<VerifyReport> {
 
     let mut state = entry::State::new(&descriptor.lake_id, &keys);
     let mut tails: HashMap<ClusterName, u64> = HashMap::new();
+    let mut logs: BTreeMap<ClusterName, Vec<RawEntry>> = BTreeMap::new();
     for cluster in &selected {
         let raws = check_log(lake, cluster, opts, &mut state, &mut report).await?;
         tails.insert(cluster.clone(), raws.last().map_or(0, |r| r.seq));
+        logs.insert(cluster.clone(), raws);
     }
     report.problems.append(&mut state.problems);
     let to_hash = state.to_hash;
     objects::hash_objects(lake, to_hash, &mut report).await;
     check_unreferenced(lake, opts, objects, &mut state.referenced, &tails, started, &mut report).await?;
+    derived::check(lake, &logs, &mut report).await?;
     report.problems.sort_by(|a, b| (&a.cluster, &a.object, a.kind).cmp(&(&b.cluster, &b.object, b.kind)));
     Ok(report)
 }

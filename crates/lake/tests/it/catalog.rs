@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use tarn_lake::compact::{CompactOptions, compact};
 use tarn_lake::index::rollups_from_object;
@@ -200,4 +201,115 @@ pub async fn compaction_keeps_every_row_and_verifies(b: Backend) {
     );
     let report = verify_with(&t.lake, &key).await;
     assert!(report.ok(), "{:#?}", report.problems);
+}
+
+/// The catalog and compacted objects are derived data, but queries read them: verification
+/// must catch them saying anything other than the logs.
+pub async fn derived_data_tampering_is_detected(b: Backend) {
+    use std::sync::Arc;
+
+    use object_store::PutPayload;
+    use object_store::path::Path;
+    use tarn_lake::IndexedSnapshot;
+    use tarn_lake::verify::ProblemKind;
+
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    let mut w = SnapshotWriter::new(&t.lake, &key, &SystemClock);
+    for h in [0, 6, 12, 30] {
+        w.write(input("a", at(h)), rows(3, h as usize)).await.unwrap();
+    }
+    let opts = CompactOptions { before: (t0() + Duration::days(3)).date_naive(), min_snapshots: 2 };
+    compact(&t.lake, &SystemClock, &opts, &|_, _| {}).await.unwrap();
+    assert!(verify_with(&t.lake, &key).await.ok());
+    let store = t.lake.store();
+    let get = |p: &str| {
+        let p = Path::from(p);
+        async move { store.get(&p).await.unwrap().bytes().await.unwrap() }
+    };
+    let kinds = |r: &tarn_lake::verify::VerifyReport| r.problems.iter().map(|p| p.kind).collect::<Vec<_>>();
+
+    // 1. A forged compacted object: one row dropped, record digest and size updated to match.
+    let index = CatalogIndex::open(&t.lake).await.unwrap();
+    let compacted = index.all().await.unwrap().iter().find_map(|s| s.compacted_object.clone()).unwrap();
+    let records: Vec<_> = store.list(Some(&Path::from("_tarn/compactions"))).try_collect().await.unwrap();
+    assert_eq!(records.len(), 1);
+    let record_path = records[0].location.clone();
+    let (original_object, original_record) = (get(&compacted.path).await, get(record_path.as_ref()).await);
+    let group = |i: usize| {
+        let r =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(original_object.clone()).unwrap();
+        let schema = r.schema().clone();
+        let batches: Vec<_> = r.with_row_groups(vec![i]).build().unwrap().map(|b| b.unwrap()).collect();
+        arrow::compute::concat_batches(&schema, &batches).unwrap()
+    };
+    let batches: Vec<_> = (0..3).map(group).collect();
+    let schema = batches[0].schema();
+    let mut forged = Vec::new();
+    {
+        let mut pw = parquet::arrow::ArrowWriter::try_new(&mut forged, schema, None).unwrap();
+        for (i, b) in batches.iter().enumerate() {
+            pw.write(&if i == 1 { b.slice(1, b.num_rows() - 1) } else { b.clone() }).unwrap();
+            pw.flush().unwrap();
+        }
+        pw.close().unwrap();
+    }
+    let mut record: serde_json::Value = serde_json::from_slice(&original_record).unwrap();
+    record["object_sha256"] = format!("sha256:{}", tarn_trust::sha256_hex(&forged)).into();
+    record["object_size"] = forged.len().into();
+    store.put(&Path::from(compacted.path.as_str()), PutPayload::from(forged)).await.unwrap();
+    store.put(&record_path, PutPayload::from(serde_json::to_vec(&record).unwrap())).await.unwrap();
+    let report = verify_with(&t.lake, &key).await;
+    assert!(kinds(&report).contains(&ProblemKind::CompactionMismatch), "{:#?}", report.problems);
+    assert!(report.problems.iter().any(|p| p.detail.contains("row group 1")), "{:#?}", report.problems);
+    store.put(&Path::from(compacted.path.as_str()), PutPayload::from(original_object.clone())).await.unwrap();
+    store.put(&record_path, PutPayload::from(original_record.clone())).await.unwrap();
+    assert!(verify_with(&t.lake, &key).await.ok());
+
+    // 2. The compacted object changed behind its record's back.
+    let mut damaged = original_object.to_vec();
+    damaged[100] ^= 1;
+    store.put(&Path::from(compacted.path.as_str()), PutPayload::from(damaged)).await.unwrap();
+    let report = verify_with(&t.lake, &key).await;
+    assert_eq!(kinds(&report), [ProblemKind::CompactionMismatch], "{:#?}", report.problems);
+    store.put(&Path::from(compacted.path.as_str()), PutPayload::from(original_object)).await.unwrap();
+
+    // 3. A compacted object nobody recorded.
+    let stray = Path::from("compacted/cluster=a/date=2026-03-01/stray.parquet");
+    store.put(&stray, PutPayload::from_static(b"PAR1")).await.unwrap();
+    let report = verify_with(&t.lake, &key).await;
+    assert_eq!(kinds(&report), [ProblemKind::Unreferenced], "{:#?}", report.problems);
+    store.delete(&stray).await.unwrap();
+
+    // 4. A checkpoint part that leaves out a snapshot and misstates another's digest.
+    let manifest = index.checkpoint().unwrap().clone();
+    let part = manifest.days.iter().find(|d| d.snapshots == 3).unwrap();
+    let day = index.day(part.date).await.unwrap();
+    let edited: Vec<Arc<IndexedSnapshot>> = day.snapshots[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut record = s.record.clone();
+            if i == 0 {
+                record.object_sha256 = format!("sha256:{}", "0".repeat(64));
+            }
+            Arc::new(IndexedSnapshot {
+                record,
+                seq: s.seq,
+                entry_sha256: s.entry_sha256.clone(),
+                compacted_object: s.compacted_object.clone(),
+                rollups: Default::default(),
+            })
+        })
+        .collect();
+    let original_part = get(&part.snapshots_object).await;
+    let bytes = tarn_lake::index::encode_part(&tarn_lake::index::snapshots_batch(&edited).unwrap(), "part").unwrap();
+    store.put(&Path::from(part.snapshots_object.as_str()), PutPayload::from(bytes)).await.unwrap();
+    let report = verify_with(&t.lake, &key).await;
+    let details: Vec<&str> = report.problems.iter().map(|p| p.detail.as_str()).collect();
+    assert!(report.problems.iter().all(|p| p.kind == ProblemKind::CatalogMismatch), "{:#?}", report.problems);
+    assert!(details.iter().any(|d| d.contains("missing from the catalog")), "{details:#?}");
+    assert!(details.iter().any(|d| d.contains("the log says")), "{details:#?}");
+    store.put(&Path::from(part.snapshots_object.as_str()), PutPayload::from(original_part)).await.unwrap();
+    assert!(verify_with(&t.lake, &key).await.ok());
 }

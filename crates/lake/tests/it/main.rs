@@ -57,4 +57,5 @@ lake_suite!(
     catalog::racing_checkpointers_lose_nothing,
     catalog::point_in_time_lookups,
     catalog::compaction_keeps_every_row_and_verifies,
+    catalog::derived_data_tampering_is_detected,
 );
