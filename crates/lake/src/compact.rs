@@ -105,8 +105,8 @@ pub async fn compact(
             by_cluster.entry(&s.record.cluster).or_default().push(s.clone());
         }
         for (cluster, snaps) in by_cluster {
-            let done =
-                snaps.iter().all(|s| s.compacted_object.is_some() && s.compacted_object == snaps[0].compacted_object);
+            let path = |s: &Arc<IndexedSnapshot>| s.compacted_object.as_ref().map(|c| c.path.clone());
+            let done = snaps.iter().all(|s| path(s).is_some() && path(s) == path(&snaps[0]));
             if snaps.len() >= opts.min_snapshots.max(2) && !done {
                 groups.push((cluster.clone(), day.date, snaps));
             }
@@ -123,8 +123,13 @@ pub async fn compact(
                 report.snapshots += rec.sources.len();
                 report.bytes_in += snaps.iter().map(|s| s.record.object_size).sum::<u64>();
                 report.bytes_out += rec.object_size;
-                for s in &rec.sources {
-                    let r = CompactedRef { path: rec.object_path.clone(), size: rec.object_size };
+                for (i, s) in rec.sources.iter().enumerate() {
+                    let r = CompactedRef {
+                        path: rec.object_path.clone(),
+                        size: rec.object_size,
+                        row_group: i as u32,
+                        row_groups: rec.sources.len() as u32,
+                    };
                     updates.insert(s.snapshot_id, r);
                 }
             }

@@ -106,6 +106,8 @@ pub fn snapshots_schema() -> SchemaRef {
         s("log_entry_sha256"),
         Field::new("compacted_object", DataType::Utf8, true),
         Field::new("compacted_size", DataType::UInt64, true),
+        Field::new("compacted_row_group", DataType::UInt64, true),
+        Field::new("compacted_row_groups", DataType::UInt64, true),
     ]))
 }
 

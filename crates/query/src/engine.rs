@@ -25,11 +25,18 @@ pub struct QueryOptions {
     pub timeout: Duration,
     /// A cluster whose newest snapshot at a point in time is older than this is stale.
     pub staleness: chrono::Duration,
+    /// Bytes of (immutable) objects a session keeps in memory for later queries.
+    pub cache_bytes: u64,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        Self { memory_limit: 2 << 30, timeout: Duration::from_secs(300), staleness: chrono::Duration::hours(24) }
+        Self {
+            memory_limit: 2 << 30,
+            timeout: Duration::from_secs(300),
+            staleness: chrono::Duration::hours(24),
+            cache_bytes: 512 << 20,
+        }
     }
 }
 
@@ -71,10 +78,13 @@ impl QueryEngine {
             // Row-level filtering inside the Parquet reader: point and range questions select a
             // few rows of each object.
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+            .set_bool("datafusion.execution.parquet.reorder_filters", true)
+            // Tarn writes no bloom filters; do not look for them per row group.
+            .set_bool("datafusion.execution.parquet.bloom_filter_on_read", false);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let store_url = url::Url::parse(LAKE_STORE_URL).expect("static url");
-        ctx.register_object_store(&store_url, index.lake().store().clone());
+        let cached = crate::cache::ReadCache::new(index.lake().store().clone(), opts.cache_bytes);
+        ctx.register_object_store(&store_url, Arc::new(cached));
         ctx.register_table("evaluations", Arc::new(EvaluationsTable::new(index.clone())))?;
         ctx.register_table("snapshots", Arc::new(CatalogTable::new(index.clone(), CatalogTableKind::Snapshots)))?;
         ctx.register_table("rollups", Arc::new(CatalogTable::new(index.clone(), CatalogTableKind::Rollups)))?;

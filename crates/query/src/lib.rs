@@ -16,6 +16,7 @@
 //! Tables and functions are documented in `schemas/query.md`; named queries live in `queries/`.
 
 mod args;
+mod cache;
 mod compliance;
 mod engine;
 mod error;

@@ -10,15 +10,12 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{DFSchema, ScalarValue, plan_err};
+use datafusion::common::{ScalarValue, plan_err};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType, col, lit};
-use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_plan::filter::FilterExec;
-use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
-use tarn_lake::{IndexedSnapshot, PostureEntry, Scope};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use tarn_lake::{CompactedRef, IndexedSnapshot, PostureEntry, Scope};
 use tarn_model::Status;
 use tarn_model::schema::{compacted_file_schema, evaluations_file_schema, timestamp_type, trace_fields};
 
@@ -132,11 +129,7 @@ impl TableProvider for PostureAt {
             .map(|p| {
                 let mut values = trace_values(&p.snapshot);
                 values.push(ScalarValue::Boolean(Some(p.stale)));
-                ScanFile {
-                    path: p.snapshot.record.object_path.clone(),
-                    size: p.snapshot.record.object_size,
-                    partition_values: values,
-                }
+                ScanFile::whole(p.snapshot.record.object_path.clone(), p.snapshot.record.object_size, values)
             })
             .collect();
         let mut partitions = trace_fields();
@@ -199,20 +192,16 @@ impl TableProvider for PostureBetween {
         let snaps: Vec<&Arc<IndexedSnapshot>> =
             snaps.iter().filter(|s| allowed.as_ref().is_none_or(|a| a.contains(s.record.cluster.as_str()))).collect();
         let mut originals = Vec::new();
-        let mut compacted: BTreeMap<&str, (&IndexedSnapshot, u64)> = BTreeMap::new();
-        // (object -> (a snapshot in it, object size))
-        let mut wanted_ids: Vec<String> = Vec::new();
+        // compacted object -> (a snapshot in it, its reference, the wanted row groups)
+        let mut compacted: BTreeMap<&str, (&IndexedSnapshot, &CompactedRef, Vec<usize>)> = BTreeMap::new();
         for s in &snaps {
             match &s.compacted_object {
                 Some(c) => {
-                    compacted.entry(c.path.as_str()).or_insert((s, c.size));
-                    wanted_ids.push(s.record.snapshot_id.to_string());
+                    compacted.entry(c.path.as_str()).or_insert((s, c, Vec::new())).2.push(c.row_group as usize);
                 }
-                None => originals.push(ScanFile {
-                    path: s.record.object_path.clone(),
-                    size: s.record.object_size,
-                    partition_values: trace_values(s),
-                }),
+                None => {
+                    originals.push(ScanFile::whole(s.record.object_path.clone(), s.record.object_size, trace_values(s)))
+                }
             }
         }
         let mut partitions = trace_fields();
@@ -224,58 +213,30 @@ impl TableProvider for PostureBetween {
         }
         let files = compacted
             .into_iter()
-            .map(|(path, (s, size))| ScanFile {
-                path: path.to_string(),
-                size,
-                partition_values: vec![
-                    str_value(s.record.cluster.as_str()),
-                    str_value(&s.record.observed_at.date_naive().format("%Y-%m-%d").to_string()),
-                ],
+            .map(|(path, (s, c, mut row_groups))| {
+                row_groups.sort_unstable();
+                ScanFile {
+                    path: path.to_string(),
+                    size: c.size,
+                    partition_values: vec![
+                        str_value(s.record.cluster.as_str()),
+                        str_value(&s.record.observed_at.date_naive().format("%Y-%m-%d").to_string()),
+                    ],
+                    // A compacted object may hold snapshots outside the range: read only the
+                    // wanted ones' row groups (row group i is source i).
+                    row_groups: Some((row_groups, c.row_groups as usize)),
+                }
             })
             .collect();
         let compacted =
             ScanSet { file_schema: compacted_file_schema(), partition_fields: cluster_date_fields(), files };
-        // A compacted object may hold snapshots outside the range: keep only the wanted ones.
-        let keep = col("snapshot_id").in_list(wanted_ids.into_iter().map(lit).collect(), false);
-        let compacted_plan = filtered_scan(state, compacted, projection, keep, "snapshot_id").await?;
+        let compacted_plan = parquet_scan(state, compacted, projection, None).await?;
         if originals.files.is_empty() {
             return Ok(compacted_plan);
         }
         let originals_plan = parquet_scan(state, originals, projection, None).await?;
         datafusion::physical_plan::union::UnionExec::try_new(vec![originals_plan, compacted_plan])
     }
-}
-
-/// `set` scanned with `projection`, rows filtered by `predicate` (over column `needs`, read even
-/// when not projected).
-async fn filtered_scan(
-    state: &dyn Session,
-    set: ScanSet,
-    projection: Option<&Vec<usize>>,
-    predicate: Expr,
-    needs: &str,
-) -> Result<Arc<dyn ExecutionPlan>> {
-    let table = set.table_schema();
-    let wanted: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..table.fields().len()).collect());
-    let needed = table.index_of(needs)?;
-    let mut scan_proj = wanted.clone();
-    if !scan_proj.contains(&needed) {
-        scan_proj.push(needed);
-    }
-    let scan = parquet_scan(state, set, Some(&scan_proj), None).await?;
-    let df_schema = DFSchema::try_from(scan.schema().as_ref().clone())?;
-    let pred = state.create_physical_expr(predicate, &df_schema)?;
-    let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(pred, scan)?);
-    if scan_proj.len() == wanted.len() {
-        return Ok(filtered);
-    }
-    let schema = filtered.schema();
-    let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted.len())
-        .map(|i| {
-            (Arc::new(Column::new(schema.field(i).name(), i)) as Arc<dyn PhysicalExpr>, schema.field(i).name().clone())
-        })
-        .collect();
-    Ok(Arc::new(ProjectionExec::try_new(exprs, filtered)?))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,26 +290,48 @@ pub fn diff_schema() -> SchemaRef {
     ]))
 }
 
-/// A resource's state for one control at one time.
-#[derive(Debug, Clone)]
-struct ResourceState {
-    status: Status,
-    framework_version: String,
-    severity: String,
-    message: String,
-    group_path: String,
-}
+/// Columns a diff side reads, in this order.
+const SIDE_COLUMNS: [&str; 11] = [
+    "cluster",
+    "namespace",
+    "workload_kind",
+    "workload_name",
+    "framework",
+    "control_id",
+    "status",
+    "framework_version",
+    "severity",
+    "message",
+    "group_path",
+];
+const KEY_COLUMNS: usize = 6;
+const STATUS: usize = 6;
 
-type ResourceKey = (String, String, String, String, String, String); // cluster, ns, kind, name, framework, control
+/// A resource's worst row for one control at one time: where that row is.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    status: Status,
+    batch: u32,
+    row: u32,
+}
 
 fn failing(s: Status) -> bool {
     matches!(s, Status::Fail | Status::Error)
 }
 
-/// What one side of a diff holds: per-resource states and, per cluster, its snapshot.
+/// What one side of a diff holds: per-resource worst rows (keyed by cluster, namespace, kind,
+/// name, framework and control joined by NUL, which none of them can contain) and, per cluster,
+/// its snapshot.
 struct Side {
-    states: HashMap<ResourceKey, ResourceState>,
+    batches: Vec<RecordBatch>,
+    states: HashMap<String, Cell>,
     clusters: HashMap<String, (String, DateTime<Utc>, bool)>,
+}
+
+impl Side {
+    fn text(&self, c: Cell, col: usize) -> &str {
+        self.batches[c.batch as usize].column(col).as_string::<i32>().value(c.row as usize)
+    }
 }
 
 async fn side(state: &dyn Session, postures: &[PostureEntry]) -> Result<Side> {
@@ -361,10 +344,9 @@ async fn side(state: &dyn Session, postures: &[PostureEntry]) -> Result<Side> {
         .collect();
     let files = postures
         .iter()
-        .map(|p| ScanFile {
-            path: p.snapshot.record.object_path.clone(),
-            size: p.snapshot.record.object_size,
-            partition_values: vec![str_value(p.snapshot.record.cluster.as_str())],
+        .map(|p| {
+            let r = &p.snapshot.record;
+            ScanFile::whole(r.object_path.clone(), r.object_size, vec![str_value(r.cluster.as_str())])
         })
         .collect();
     let set = ScanSet {
@@ -373,52 +355,32 @@ async fn side(state: &dyn Session, postures: &[PostureEntry]) -> Result<Side> {
         files,
     };
     let table = set.table_schema();
-    let names = [
-        "cluster",
-        "namespace",
-        "workload_kind",
-        "workload_name",
-        "framework",
-        "control_id",
-        "status",
-        "framework_version",
-        "severity",
-        "message",
-        "group_path",
-    ];
-    let proj: Vec<usize> = names.iter().map(|n| table.index_of(n)).collect::<std::result::Result<_, _>>()?;
+    let proj: Vec<usize> = SIDE_COLUMNS.iter().map(|n| table.index_of(n)).collect::<std::result::Result<_, _>>()?;
     let plan = parquet_scan(state, set, Some(&proj), None).await?;
     let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
-    let mut states: HashMap<ResourceKey, ResourceState> = HashMap::new();
-    for b in batches {
-        let c: Vec<&StringArray> = (0..names.len()).map(|i| b.column(i).as_string::<i32>()).collect();
+    let mut states: HashMap<String, Cell> = HashMap::new();
+    // One reusable key buffer: a key is allocated once per resource, not per row.
+    let mut key = String::new();
+    for (bi, b) in batches.iter().enumerate() {
+        let c: Vec<&StringArray> = (0..=STATUS).map(|i| b.column(i).as_string::<i32>()).collect();
         for i in 0..b.num_rows() {
-            let status: Status = c[6].value(i).parse().unwrap_or(Status::Error);
-            let key = (
-                c[0].value(i).to_string(),
-                c[1].value(i).to_string(),
-                c[2].value(i).to_string(),
-                c[3].value(i).to_string(),
-                c[4].value(i).to_string(),
-                c[5].value(i).to_string(),
-            );
-            let candidate = || ResourceState {
-                status,
-                framework_version: c[7].value(i).to_string(),
-                severity: c[8].value(i).to_string(),
-                message: c[9].value(i).to_string(),
-                group_path: c[10].value(i).to_string(),
-            };
-            match states.get_mut(&key) {
-                Some(cur) if status.resource_rank() > cur.status.resource_rank() => *cur = candidate(),
+            let status: Status = c[STATUS].value(i).parse().unwrap_or(Status::Error);
+            key.clear();
+            for part in &c[..KEY_COLUMNS] {
+                key.push_str(part.value(i));
+                key.push('\0');
+            }
+            let cell = Cell { status, batch: bi as u32, row: i as u32 };
+            match states.get_mut(key.as_str()) {
+                Some(cur) if status.resource_rank() > cur.status.resource_rank() => *cur = cell,
                 Some(_) => {}
                 None => {
-                    states.insert(key, candidate());
+                    states.insert(key.clone(), cell);
                 }
             }
         }
     }
-    Ok(Side { states, clusters })
+    Ok(Side { batches, states, clusters })
 }
 
 #[async_trait]
@@ -444,23 +406,22 @@ impl TableProvider for PostureDiff {
         )
         .map_err(lake_err)?;
         let (before, after) = futures::try_join!(side(state, &a), side(state, &b))?;
-        let mut keys: Vec<&ResourceKey> = before.states.keys().chain(after.states.keys()).collect();
-        keys.sort();
-        keys.dedup();
         let mut out = DiffRows::default();
-        for k in keys {
-            let (x, y) = (before.states.get(k), after.states.get(k));
-            let change = match (x.map(|s| failing(s.status)), y.map(|s| failing(s.status))) {
-                (Some(true), Some(true)) => "still_failing",
-                (Some(true), Some(false)) => "fixed",
-                (Some(true), None) => "gone",
-                (Some(false) | None, Some(true)) => "new",
+        for (k, x) in &before.states {
+            let y = after.states.get(k);
+            let change = match (failing(x.status), y.map(|s| failing(s.status))) {
+                (true, Some(true)) => "still_failing",
+                (true, Some(false)) => "fixed",
+                (true, None) => "gone",
+                (false, Some(true)) => "new",
                 _ => continue,
             };
-            let info = y.or(x).expect("one side present");
-            let cb = before.clusters.get(&k.0);
-            let ca = after.clusters.get(&k.0);
-            out.push(k, info, change, x, y, cb, ca);
+            out.push(&before, &after, change, Some(*x), y.copied());
+        }
+        for (k, y) in &after.states {
+            if failing(y.status) && !before.states.contains_key(k) {
+                out.push(&before, &after, "new", None, Some(*y));
+            }
         }
         let batch = out.finish()?;
         Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], diff_schema(), projection.cloned())?)
@@ -480,32 +441,17 @@ struct DiffRows {
     message: Vec<String>,
 }
 
-type ClusterSnap = (String, DateTime<Utc>, bool);
-
 impl DiffRows {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        k: &ResourceKey,
-        info: &ResourceState,
-        change: &str,
-        x: Option<&ResourceState>,
-        y: Option<&ResourceState>,
-        cb: Option<&ClusterSnap>,
-        ca: Option<&ClusterSnap>,
-    ) {
-        let vals = [
-            k.0.as_str(),
-            info.group_path.as_str(),
-            k.1.as_str(),
-            k.2.as_str(),
-            k.3.as_str(),
-            k.4.as_str(),
-            info.framework_version.as_str(),
-            k.5.as_str(),
-            info.severity.as_str(),
-            change,
-        ];
+    /// One output row: the resource as the newer side names it, each side's worst status.
+    fn push(&mut self, before: &Side, after: &Side, change: &str, x: Option<Cell>, y: Option<Cell>) {
+        let (info_side, info) = match (y, x) {
+            (Some(y), _) => (after, y),
+            (None, Some(x)) => (before, x),
+            (None, None) => return,
+        };
+        let t = |col: usize| info_side.text(info, col);
+        // cluster, group_path, namespace, kind, name, framework, framework_version, control, severity
+        let vals = [t(0), t(10), t(1), t(2), t(3), t(4), t(7), t(5), t(8), change];
         for (v, col) in vals.iter().zip(self.text.iter_mut()) {
             col.push((*v).to_string());
         }
@@ -513,12 +459,14 @@ impl DiffRows {
         self.status_after.push(y.map(|s| s.status.as_str()));
         // The message that explains the change: the failing side's.
         let msg = match (x, y) {
-            (_, Some(y)) if failing(y.status) => y.message.clone(),
-            (Some(x), _) => x.message.clone(),
-            (None, Some(y)) => y.message.clone(),
-            (None, None) => String::new(),
+            (_, Some(y)) if failing(y.status) => after.text(y, 9),
+            (Some(x), _) => before.text(x, 9),
+            (None, Some(y)) => after.text(y, 9),
+            (None, None) => "",
         };
-        self.message.push(msg);
+        self.message.push(msg.to_string());
+        let cluster = t(0);
+        let (cb, ca) = (before.clusters.get(cluster), after.clusters.get(cluster));
         self.snap_before.push(cb.map(|c| c.0.clone()));
         self.snap_after.push(ca.map(|c| c.0.clone()));
         self.obs_before.push(cb.map(|c| c.1.timestamp_micros()));

@@ -8,6 +8,7 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::ParquetAccessPlan;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::Result;
@@ -25,6 +26,14 @@ pub struct ScanFile {
     pub path: String,
     pub size: u64,
     pub partition_values: Vec<ScalarValue>,
+    /// Read only these row groups (of this many): a compacted object's wanted snapshots.
+    pub row_groups: Option<(Vec<usize>, usize)>,
+}
+
+impl ScanFile {
+    pub fn whole(path: String, size: u64, partition_values: Vec<ScalarValue>) -> Self {
+        Self { path, size, partition_values, row_groups: None }
+    }
 }
 
 /// Objects with one file schema and one set of partition columns.
@@ -71,8 +80,19 @@ pub async fn parquet_scan(
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); n];
     for f in files {
         let slot = groups.iter_mut().min_by_key(|g| g.0).expect("at least one group");
-        slot.0 += f.size;
-        slot.1.push(PartitionedFile::new(f.path, f.size).with_partition_values(f.partition_values));
+        let mut file = PartitionedFile::new(f.path, f.size).with_partition_values(f.partition_values);
+        if let Some((wanted, total)) = f.row_groups {
+            // Each wanted row group is about size / total bytes.
+            slot.0 += f.size * wanted.len() as u64 / total.max(1) as u64;
+            let mut plan = ParquetAccessPlan::new_none(total);
+            for i in wanted {
+                plan.scan(i);
+            }
+            file = file.with_extension(plan);
+        } else {
+            slot.0 += f.size;
+        }
+        slot.1.push(file);
     }
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(LAKE_STORE_URL)?, source)
         .with_file_groups(groups.into_iter().map(|g| FileGroup::new(g.1)).collect())

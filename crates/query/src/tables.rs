@@ -102,19 +102,35 @@ impl TableProvider for EvaluationsTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let snaps = snapshots_for_filters(&self.index, filters).await?;
-        let mut seen_compacted = HashSet::new();
-        let mut files = Vec::with_capacity(snaps.len());
+        // Compacted objects: only the row groups of the snapshots the filters keep.
+        let mut compacted: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut files: Vec<ScanFile> = Vec::with_capacity(snaps.len());
         for s in &snaps {
-            let (path, size) = match &s.compacted_object {
-                Some(c) if !seen_compacted.insert(c.clone()) => continue,
-                Some(c) => (c.path.clone(), c.size),
-                None => (s.record.object_path.clone(), s.record.object_size),
-            };
-            files.push(ScanFile {
-                path,
-                size,
-                partition_values: vec![ScalarValue::Utf8(Some(s.record.cluster.to_string())), date_value(s)],
-            });
+            let partition_values = vec![ScalarValue::Utf8(Some(s.record.cluster.to_string())), date_value(s)];
+            match &s.compacted_object {
+                Some(c) => {
+                    let slot = *compacted.entry(c.path.as_str()).or_insert_with(|| {
+                        files.push(ScanFile {
+                            path: c.path.clone(),
+                            size: c.size,
+                            partition_values,
+                            row_groups: Some((Vec::new(), c.row_groups as usize)),
+                        });
+                        files.len() - 1
+                    });
+                    if let Some((wanted, _)) = &mut files[slot].row_groups {
+                        wanted.push(c.row_group as usize);
+                    }
+                }
+                None => {
+                    files.push(ScanFile::whole(s.record.object_path.clone(), s.record.object_size, partition_values))
+                }
+            }
+        }
+        for f in &mut files {
+            if let Some((wanted, _)) = &mut f.row_groups {
+                wanted.sort_unstable();
+            }
         }
         let set =
             ScanSet { file_schema: evaluations_file_schema(), partition_fields: evaluations_partition_fields(), files };

@@ -13,6 +13,9 @@ use crate::cli::{RunArgs, ScanArgs, SummaryFormat};
 use crate::commands::policy::{FullEvaluator, Setup};
 use crate::exit;
 
+/// Agents keep the lake's catalog checkpoint at most this many of their commits behind.
+const CHECKPOINT_EVERY: u64 = 64;
+
 pub fn default_agent_id() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -89,7 +92,7 @@ pub async fn scan(a: ScanArgs) -> anyhow::Result<u8> {
     let problems = inv.problems.len() + eval.policy_problems.len() + evidence.problems.len();
     let agent_id = a.agent_id.unwrap_or_else(default_agent_id);
     let clock = SystemClock;
-    let mut writer = SnapshotWriter::new(&lake, &key, &clock);
+    let mut writer = SnapshotWriter::new(&lake, &key, &clock).with_checkpoint_every(CHECKPOINT_EVERY);
     let target =
         ScanTarget { cluster: &cluster, group: &group, agent_id: &agent_id, observed_at, evaluated_at: Utc::now() };
     let written = commit_scan(&mut writer, eval, &target).await?;
@@ -213,7 +216,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     );
     let evaluator = FullEvaluator(setup);
     let clock = SystemClock;
-    let mut writer = SnapshotWriter::new(&lake, &key, &clock);
+    let mut writer = SnapshotWriter::new(&lake, &key, &clock).with_checkpoint_every(CHECKPOINT_EVERY);
     let json = matches!(a.format, SummaryFormat::Json);
     let mut on_event = |e: AgentEvent| {
         if json {

@@ -232,6 +232,7 @@ pub async fn open_engine(r: &QueryRunArgs) -> anyhow::Result<QueryEngine> {
         memory_limit: r.memory_mb << 20,
         timeout: Duration::from_secs(r.timeout_secs),
         staleness: chrono::Duration::from_std(r.stale_after).map_err(|e| invalid(format!("--stale-after: {e}")))?,
+        ..QueryOptions::default()
     };
     let engine = QueryEngine::open(&lake, opts).await?.with_controls(&catalog_controls())?;
     for w in engine.warnings() {

@@ -74,6 +74,23 @@ fn generated_fleet_answers_the_same_before_and_after_compaction() {
     let history = before[4].lines().count() - 1;
     assert_eq!(history, 4 * 2 * 4 + 2, "{}", before[4]);
 
+    // --change keeps only the asked changes.
+    let only_new = ok(&run(&[
+        "evidence",
+        "diff",
+        "2026-01-01T12:00:00Z",
+        "2026-01-03T12:00:00Z",
+        "--change",
+        "new",
+        "--lake",
+        &lake,
+        "--format",
+        "csv",
+    ]));
+    let all_new = before[2].lines().filter(|l| l.starts_with("new,")).count();
+    assert_eq!(only_new.lines().count() - 1, all_new, "{only_new}");
+    assert!(only_new.lines().skip(1).all(|l| l.starts_with("new,")), "{only_new}");
+
     let out = ok(&run(&["lake", "compact", "--lake", &lake, "--before", "2026-01-04"]));
     assert!(out.contains("compacted 12 cluster-days (48 snapshots"), "{out}");
     assert_eq!(answers(&lake), before, "compaction changes no answer");

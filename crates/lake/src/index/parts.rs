@@ -68,6 +68,12 @@ pub fn snapshots_batch(snaps: &[Arc<IndexedSnapshot>]) -> Result<RecordBatch> {
                 snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| c.path.as_str())),
             )),
             Arc::new(UInt64Array::from_iter(snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| c.size)))),
+            Arc::new(UInt64Array::from_iter(
+                snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| u64::from(c.row_group))),
+            )),
+            Arc::new(UInt64Array::from_iter(
+                snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| u64::from(c.row_groups))),
+            )),
         ],
     )?)
 }
@@ -197,6 +203,8 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
         let entry_sha = strings(&b, "log_entry_sha256", path)?;
         let compacted = strings(&b, "compacted_object", path)?;
         let compacted_size = u64s(&b, "compacted_size", path)?;
+        let compacted_rg = u64s(&b, "compacted_row_group", path)?;
+        let compacted_rgs = u64s(&b, "compacted_row_groups", path)?;
         for i in 0..b.num_rows() {
             let fws = frameworks.value(i);
             let record = SnapshotRecord {
@@ -227,8 +235,12 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
                 record,
                 seq: seq.value(i),
                 entry_sha256: entry_sha.value(i).to_string(),
-                compacted_object: (compacted.is_valid(i) && compacted_size.is_valid(i))
-                    .then(|| CompactedRef { path: compacted.value(i).to_string(), size: compacted_size.value(i) }),
+                compacted_object: (compacted.is_valid(i) && compacted_size.is_valid(i)).then(|| CompactedRef {
+                    path: compacted.value(i).to_string(),
+                    size: compacted_size.value(i),
+                    row_group: compacted_rg.value(i) as u32,
+                    row_groups: compacted_rgs.value(i) as u32,
+                }),
                 rollups: Default::default(),
             });
         }

@@ -105,6 +105,10 @@ impl ControlKeys {
 pub struct CompactedRef {
     pub path: String,
     pub size: u64,
+    /// The snapshot's row group in the object, and how many the object has: a reader selects
+    /// exactly its snapshots' row groups without filtering rows.
+    pub row_group: u32,
+    pub row_groups: u32,
 }
 
 /// A committed snapshot as the catalog holds it.

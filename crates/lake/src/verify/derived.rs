@@ -27,6 +27,8 @@ fn catalog_problem(cluster: Option<&ClusterName>, object: String, detail: String
     Problem { kind: ProblemKind::CatalogMismatch, cluster: cluster.map(|c| c.to_string()), object, detail }
 }
 
+type CompactedRefs = HashMap<String, HashMap<String, (u32, u32)>>;
+
 /// What a log entry says about its snapshot, for comparison with the catalog.
 type Fact = (String, String, String, String, u64, String);
 
@@ -79,10 +81,14 @@ pub(super) async fn check(
     for s in &snaps {
         in_catalog.insert((&s.record.cluster, s.seq), s.as_ref());
     }
-    let mut compacted_refs: HashMap<String, HashSet<String>> = HashMap::new();
+    // compacted object -> snapshot id -> (row group, row groups) as the catalog says
+    let mut compacted_refs: CompactedRefs = HashMap::new();
     for s in &snaps {
         if let Some(c) = &s.compacted_object {
-            compacted_refs.entry(c.path.clone()).or_default().insert(s.record.snapshot_id.to_string());
+            compacted_refs
+                .entry(c.path.clone())
+                .or_default()
+                .insert(s.record.snapshot_id.to_string(), (c.row_group, c.row_groups));
         }
     }
     let mut log_facts: HashMap<String, (u64, String, String)> = HashMap::new();
@@ -179,7 +185,7 @@ pub(super) async fn check(
 async fn check_compactions(
     lake: &Lake,
     log_facts: &HashMap<String, (u64, String, String)>,
-    compacted_refs: &mut HashMap<String, HashSet<String>>,
+    compacted_refs: &mut CompactedRefs,
     logs: &BTreeMap<ClusterName, Vec<RawEntry>>,
     report: &mut VerifyReport,
 ) -> Result<()> {
@@ -224,9 +230,18 @@ async fn check_compactions(
         }
         // The catalog may only point at this object for its sources.
         if let Some(ids) = compacted_refs.remove(&rec.object_path) {
-            let sources: HashSet<String> = rec.sources.iter().map(|s| s.snapshot_id.to_string()).collect();
-            if let Some(extra) = ids.difference(&sources).next() {
-                bad(format!("the catalog says it holds snapshot {extra}, which is not one of its sources"));
+            let n = rec.sources.len() as u32;
+            let sources: HashMap<String, (u32, u32)> =
+                rec.sources.iter().enumerate().map(|(i, s)| (s.snapshot_id.to_string(), (i as u32, n))).collect();
+            for (id, at) in ids {
+                match sources.get(&id) {
+                    None => bad(format!("the catalog says it holds snapshot {id}, which is not one of its sources")),
+                    Some(want) if *want != at => bad(format!(
+                        "the catalog puts snapshot {id} in row group {} of {}; the record says {} of {}",
+                        at.0, at.1, want.0, want.1
+                    )),
+                    Some(_) => {}
+                }
             }
         }
         let body = match store.get(&Path::from(rec.object_path.as_str())).await {
