@@ -1,19 +1,11 @@
 //! Parsing times given on the command line.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
-/// Accepts RFC 3339 (`2026-03-01T12:00:00Z`), a date (`2026-03-01`, midnight UTC), or `now`.
+/// Accepts what the query engine's time arguments accept: RFC 3339 (`2026-03-01T12:00:00Z`),
+/// `2026-03-01 12:00:00+02:00`, a date (`2026-03-01`, midnight UTC), or `now`.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if s == "now" {
-        return Ok(Utc::now());
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.to_utc());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    }
-    Err(format!("invalid time {s:?}: use RFC 3339 (2026-03-01T12:00:00Z), a date (2026-03-01) or now"))
+    tarn_query::parse_time(s)
 }
 
 #[cfg(test)]

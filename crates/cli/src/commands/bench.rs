@@ -182,7 +182,7 @@ fn load_key(a: &GenerateFleetArgs) -> anyhow::Result<SigningKeyPair> {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../fixtures/quickstart/demo-key/DEMO-ONLY-DO-NOT-USE.key");
             let pem = read_input_file(&path, "demo key")?;
-            Ok(SigningKeyPair::from_pem(&pem, b"tarn-demo")?)
+            Ok(SigningKeyPair::from_pem(&pem, super::quickstart::DEMO_KEY_PASSWORD.as_bytes())?)
         }
     }
 }

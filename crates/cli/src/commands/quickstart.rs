@@ -20,7 +20,7 @@ use crate::commands::agent::{ScanTarget, commit_scan};
 use crate::commands::policy::Setup;
 use crate::{exit, output};
 
-const DEMO_KEY_PASSWORD: &str = "tarn-demo";
+pub const DEMO_KEY_PASSWORD: &str = "tarn-demo";
 
 #[derive(Debug, Deserialize)]
 struct Fleet {
