@@ -201,10 +201,13 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
         let object_size = u64s(&b, "object_size", path)?;
         let object_sha = strings(&b, "object_sha256", path)?;
         let entry_sha = strings(&b, "log_entry_sha256", path)?;
+        // Parts written before compaction carried sizes and row groups lack these columns: their
+        // snapshots are read from the originals until the next checkpoint rewrites the day.
+        let optional =
+            |name: &str| if b.column_by_name(name).is_some() { u64s(&b, name, path).map(Some) } else { Ok(None) };
         let compacted = strings(&b, "compacted_object", path)?;
-        let compacted_size = u64s(&b, "compacted_size", path)?;
-        let compacted_rg = u64s(&b, "compacted_row_group", path)?;
-        let compacted_rgs = u64s(&b, "compacted_row_groups", path)?;
+        let (compacted_size, compacted_rg, compacted_rgs) =
+            (optional("compacted_size")?, optional("compacted_row_group")?, optional("compacted_row_groups")?);
         for i in 0..b.num_rows() {
             let fws = frameworks.value(i);
             let record = SnapshotRecord {
@@ -235,12 +238,19 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
                 record,
                 seq: seq.value(i),
                 entry_sha256: entry_sha.value(i).to_string(),
-                compacted_object: (compacted.is_valid(i) && compacted_size.is_valid(i)).then(|| CompactedRef {
-                    path: compacted.value(i).to_string(),
-                    size: compacted_size.value(i),
-                    row_group: compacted_rg.value(i) as u32,
-                    row_groups: compacted_rgs.value(i) as u32,
-                }),
+                compacted_object: match (compacted_size, compacted_rg, compacted_rgs) {
+                    (Some(size), Some(rg), Some(rgs))
+                        if compacted.is_valid(i) && size.is_valid(i) && rg.is_valid(i) && rgs.is_valid(i) =>
+                    {
+                        Some(CompactedRef {
+                            path: compacted.value(i).to_string(),
+                            size: size.value(i),
+                            row_group: rg.value(i) as u32,
+                            row_groups: rgs.value(i) as u32,
+                        })
+                    }
+                    _ => None,
+                },
                 rollups: Default::default(),
             });
         }

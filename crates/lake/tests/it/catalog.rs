@@ -313,3 +313,40 @@ pub async fn derived_data_tampering_is_detected(b: Backend) {
     store.put(&Path::from(part.snapshots_object.as_str()), PutPayload::from(original_part)).await.unwrap();
     assert!(verify_with(&t.lake, &key).await.ok());
 }
+
+/// Day parts written before compacted objects carried sizes and row groups still open: their
+/// snapshots read from the originals.
+pub async fn parts_without_compaction_columns_still_open(b: Backend) {
+    use object_store::PutPayload;
+    use object_store::path::Path;
+
+    let Some(t) = b.open() else { return };
+    let key = SigningKeyPair::generate();
+    populated(&t.lake, &key).await;
+    write_checkpoint(&t.lake, &SystemClock, &HashMap::new()).await.unwrap();
+    let want = indexed(&t.lake).await;
+    let index = CatalogIndex::open(&t.lake).await.unwrap();
+    let manifest = index.checkpoint().unwrap().clone();
+    for part in &manifest.days {
+        let bytes =
+            t.lake.store().get(&Path::from(part.snapshots_object.as_str())).await.unwrap().bytes().await.unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let batches: Vec<_> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        let schema = batches[0].schema();
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| {
+                !matches!(
+                    schema.field(*i).name().as_str(),
+                    "compacted_size" | "compacted_row_group" | "compacted_row_groups"
+                )
+            })
+            .collect();
+        let old: Vec<_> = batches.iter().map(|b| b.project(&keep).unwrap()).collect();
+        let old = arrow::compute::concat_batches(&old[0].schema(), &old).unwrap();
+        let encoded = tarn_lake::index::encode_part(&old, "old part").unwrap();
+        t.lake.store().put(&Path::from(part.snapshots_object.as_str()), PutPayload::from(encoded)).await.unwrap();
+    }
+    assert_eq!(indexed(&t.lake).await, want);
+    let index = CatalogIndex::open(&t.lake).await.unwrap();
+    assert!(index.all().await.unwrap().iter().all(|s| s.compacted_object.is_none()));
+}

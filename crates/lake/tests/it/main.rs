@@ -58,4 +58,5 @@ lake_suite!(
     catalog::point_in_time_lookups,
     catalog::compaction_keeps_every_row_and_verifies,
     catalog::derived_data_tampering_is_detected,
+    catalog::parts_without_compaction_columns_still_open,
 );
