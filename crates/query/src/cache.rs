@@ -4,10 +4,11 @@
 //! once (conditional create) and named by the catalog with their size and digest. So a session can
 //! keep whole objects in memory and serve Parquet's many small range reads (footer, page index,
 //! one page per column per row group) from there, without a request or a syscall each. Objects
-//! are fetched whole on first use (one GET instead of several ranged ones), kept up to a byte
-//! budget, oldest evicted first; objects larger than an eighth of the budget pass through.
+//! are fetched whole on first use (a HEAD for the size, then one GET instead of many ranged ones),
+//! kept up to a byte budget, oldest evicted first; objects larger than an eighth of the budget are
+//! never read whole: their reads pass through to the store.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
@@ -18,12 +19,14 @@ use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 
 #[derive(Debug, Default)]
 struct State {
     objects: HashMap<Path, (Bytes, ObjectMeta)>,
+    /// Objects too large to keep: their reads go to the store as they come.
+    too_big: HashSet<Path>,
     order: VecDeque<Path>,
     bytes: u64,
 }
@@ -53,9 +56,6 @@ impl ReadCache {
 
     fn insert(&self, location: &Path, bytes: Bytes, meta: ObjectMeta) {
         let size = bytes.len() as u64;
-        if size > self.budget / 8 {
-            return;
-        }
         let mut s = self.state.lock().expect("cache lock");
         if s.objects.contains_key(location) {
             return;
@@ -71,16 +71,25 @@ impl ReadCache {
         s.objects.insert(location.clone(), (bytes, meta));
     }
 
-    /// The whole object, from the cache or fetched (and cached).
-    async fn whole(&self, location: &Path) -> Result<(Bytes, ObjectMeta)> {
+    /// The whole object, from the cache or fetched (and cached); `None` for an object too large
+    /// to keep, whose reads the caller passes to the store. An object's size is learnt with one
+    /// HEAD before it is fetched, so a large object is never read whole.
+    async fn whole(&self, location: &Path) -> Result<Option<(Bytes, ObjectMeta)>> {
         if let Some(hit) = self.lookup(location) {
-            return Ok(hit);
+            return Ok(Some(hit));
+        }
+        if self.state.lock().expect("cache lock").too_big.contains(location) {
+            return Ok(None);
+        }
+        if self.inner.head(location).await?.size > self.budget / 8 {
+            self.state.lock().expect("cache lock").too_big.insert(location.clone());
+            return Ok(None);
         }
         let r = self.inner.get_opts(location, GetOptions::default()).await?;
         let meta = r.meta.clone();
         let bytes = r.bytes().await?;
         self.insert(location, bytes.clone(), meta.clone());
-        Ok((bytes, meta))
+        Ok(Some((bytes, meta)))
     }
 
     fn slice(location: &Path, bytes: &Bytes, range: Range<u64>) -> Result<Bytes> {
@@ -115,7 +124,9 @@ impl ObjectStore for ReadCache {
         if conditional {
             return self.inner.get_opts(location, options).await;
         }
-        let (bytes, meta) = self.whole(location).await?;
+        let Some((bytes, meta)) = self.whole(location).await? else {
+            return self.inner.get_opts(location, options).await;
+        };
         let range = match &options.range {
             Some(r) => r
                 .as_range(meta.size)
@@ -132,7 +143,9 @@ impl ObjectStore for ReadCache {
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let (bytes, _) = self.whole(location).await?;
+        let Some((bytes, _)) = self.whole(location).await? else {
+            return self.inner.get_ranges(location, ranges).await;
+        };
         ranges.iter().map(|r| Self::slice(location, &bytes, r.clone())).collect()
     }
 
@@ -155,7 +168,6 @@ impl ObjectStore for ReadCache {
 
 #[cfg(test)]
 mod tests {
-    use object_store::ObjectStoreExt;
     use object_store::memory::InMemory;
 
     use super::*;
@@ -178,6 +190,8 @@ mod tests {
         // Too big for the budget: passes through, never cached.
         assert_eq!(cache.get_range(&Path::from("big"), 0..10).await.unwrap().len(), 10);
         assert!(cache.lookup(&Path::from("big")).is_none());
+        assert!(cache.state.lock().unwrap().too_big.contains(&Path::from("big")));
+        assert_eq!(cache.get_ranges(&Path::from("big"), &[0..1, 990..1000]).await.unwrap()[1].len(), 10);
         let b = Path::from("b");
         let r = cache.get_opts(&b, GetOptions { range: Some((90..100).into()), ..Default::default() }).await.unwrap();
         assert_eq!((r.range.clone(), r.bytes().await.unwrap().len()), (90..100, 10));
