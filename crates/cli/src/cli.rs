@@ -52,6 +52,15 @@ kubectl get pods -A -o json > pods.json && tarn eval --framework pss-baseline@v1
     /// Maintain a lake: catalog checkpoints, compaction, status.
     #[command(subcommand)]
     Lake(LakeCommand),
+    /// Run the query engine scaled out: Ballista scheduler and executor processes over a lake.
+    #[command(
+        subcommand,
+        after_help = "Queries reach it with `--engine ballista://HOST:PORT`.\n\nExample:\n  \
+tarn engine scheduler --lake s3://evidence/tarn --bind 0.0.0.0:50050\n  \
+tarn engine executor --lake s3://evidence/tarn --scheduler sched.internal:50050\n  \
+tarn evidence at now --engine ballista://sched.internal:50050 --lake s3://evidence/tarn"
+    )]
+    Engine(EngineCommand),
     /// Benchmark helpers (synthetic fleets written through the real write path).
     #[command(subcommand, hide = true)]
     Bench(BenchCommand),
@@ -277,6 +286,94 @@ pub struct QueryRunArgs {
     /// A cluster whose newest snapshot at the asked time is older than this is stale.
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub stale_after: std::time::Duration,
+    /// Where the query runs: `embedded` (this process), `ballista://HOST:PORT` (a scheduler
+    /// started with `tarn engine scheduler` on the same lake) or `ballista-standalone` (a
+    /// scheduler and an executor inside this process).
+    #[arg(long, default_value = "embedded", env = "TARN_ENGINE", value_parser = parse_engine, value_name = "ENGINE")]
+    pub engine: Engine,
+}
+
+/// Where queries run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    Embedded,
+    BallistaStandalone,
+    /// `host:port` of a Ballista scheduler.
+    Ballista(String),
+}
+
+fn parse_engine(s: &str) -> Result<Engine, String> {
+    match s {
+        "embedded" => Ok(Engine::Embedded),
+        "ballista-standalone" => Ok(Engine::BallistaStandalone),
+        _ => {
+            let addr = s.strip_prefix("ballista://").ok_or_else(|| {
+                format!("unknown engine {s:?}: expected embedded, ballista://HOST:PORT or ballista-standalone")
+            })?;
+            match addr.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                    Ok(Engine::Ballista(addr.to_string()))
+                }
+                _ => Err(format!("engine {s:?}: expected ballista://HOST:PORT")),
+            }
+        }
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EngineCommand {
+    /// Run a Ballista scheduler that plans Tarn's SQL over the lake's catalog.
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor that reads the lake for a scheduler.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchedulerArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Address to listen on (gRPC, for clients and executors).
+    #[arg(long, default_value = "0.0.0.0:50050", value_name = "ADDR")]
+    pub bind: std::net::SocketAddr,
+    /// Host name clients and executors use to reach this scheduler.
+    #[arg(long, default_value = "localhost", value_name = "HOST")]
+    pub external_host: String,
+    /// How often to re-read the catalog, so new snapshots become visible to queries.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub refresh: std::time::Duration,
+    /// Memory limit for query planning, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub memory_mb: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecutorArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// The scheduler, HOST:PORT.
+    #[arg(long, default_value = "localhost:50050", value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// Interface to listen on.
+    #[arg(long, default_value = "0.0.0.0", value_name = "HOST")]
+    pub bind_host: String,
+    /// Host name the scheduler and other executors use to reach this executor.
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Arrow Flight port (shuffle data).
+    #[arg(long, default_value_t = 50051)]
+    pub port: u16,
+    /// gRPC port.
+    #[arg(long, default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// Concurrent tasks (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub vcores: usize,
+    /// Directory for shuffle files (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<String>,
+    /// Memory limit for query execution, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub memory_mb: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -41,7 +41,17 @@ pub enum By {
 }
 
 impl By {
-    fn parse(func: &str, s: &str) -> Result<Self> {
+    /// The name [`By::parse`] reads back.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            By::Framework => "framework",
+            By::Cluster => "cluster",
+            By::Group => "group",
+            By::Control => "control",
+        }
+    }
+
+    pub(crate) fn parse(func: &str, s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "framework" => Ok(By::Framework),
             "cluster" => Ok(By::Cluster),
@@ -274,11 +284,11 @@ impl TableFunctionImpl for ComplianceAtFunc {
 }
 
 #[derive(Debug)]
-struct ComplianceAt {
-    shared: Arc<Shared>,
-    at: DateTime<Utc>,
-    by: By,
-    scope: Scope,
+pub(crate) struct ComplianceAt {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) by: By,
+    pub(crate) scope: Scope,
 }
 
 #[async_trait]
@@ -373,13 +383,13 @@ impl TableFunctionImpl for ComplianceTrendFunc {
 /// A bucket's score is the posture at its end: every cluster's newest snapshot observed before
 /// the bucket's end, if it is within the staleness bound.
 #[derive(Debug)]
-struct ComplianceTrend {
-    shared: Arc<Shared>,
-    bucket: Duration,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    by: By,
-    scope: Scope,
+pub(crate) struct ComplianceTrend {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) bucket: Duration,
+    pub(crate) from: DateTime<Utc>,
+    pub(crate) to: DateTime<Utc>,
+    pub(crate) by: By,
+    pub(crate) scope: Scope,
 }
 
 #[async_trait]

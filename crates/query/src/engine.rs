@@ -4,13 +4,16 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use tarn_lake::{CatalogIndex, Lake};
 
 use crate::compliance::{ComplianceAtFunc, ComplianceTrendFunc};
 use crate::error::QueryError;
 use crate::posture::{PostureAtFunc, PostureBetweenFunc, PostureDiffFunc};
+use crate::remote::{IndexSource, RemoteScans, TarnLogicalCodec};
 use crate::scan::LAKE_STORE_URL;
 use crate::tables::{
     CatalogTable, CatalogTableKind, ControlInfo, EvaluationsTable, clusters_batch, controls_batch, controls_schema,
@@ -61,6 +64,50 @@ impl std::fmt::Debug for QueryEngine {
     }
 }
 
+/// Tarn's session settings on top of `base`.
+fn session_config(base: SessionConfig) -> SessionConfig {
+    // The generic dialect accepts trailing commas in select lists and so reads `a, cluster`
+    // as the start of a CLUSTER BY clause; `cluster` is our partition column.
+    base.with_information_schema(true)
+        .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
+        // Row-level filtering inside the Parquet reader: point and range questions select a
+        // few rows of each object.
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.parquet.reorder_filters", true)
+        // Tarn writes no bloom filters; do not look for them per row group.
+        .set_bool("datafusion.execution.parquet.bloom_filter_on_read", false)
+}
+
+/// Memory limit, and the lake's object store (behind the read cache) under [`LAKE_STORE_URL`].
+pub(crate) fn runtime(
+    store: Arc<dyn object_store::ObjectStore>,
+    opts: &QueryOptions,
+) -> Result<Arc<RuntimeEnv>, QueryError> {
+    let runtime = RuntimeEnvBuilder::new().with_memory_limit(opts.memory_limit, 1.0).build_arc()?;
+    let store_url = url::Url::parse(LAKE_STORE_URL).expect("static url");
+    let cached = crate::cache::ReadCache::new(store, opts.cache_bytes);
+    runtime.register_object_store(&store_url, Arc::new(cached));
+    Ok(runtime)
+}
+
+/// A session state for Ballista: Tarn's settings, the codec that carries Tarn's tables, and
+/// scans that travel ([`RemoteScans`]). A scheduler or executor process builds its state
+/// the same way.
+pub fn ballista_state(index: Arc<CatalogIndex>, runtime: Arc<RuntimeEnv>) -> SessionState {
+    let source: IndexSource = Arc::new(move || index.clone());
+    ballista_state_from(source, runtime)
+}
+
+pub fn ballista_state_from(source: IndexSource, runtime: Arc<RuntimeEnv>) -> SessionState {
+    use ballista::prelude::SessionConfigExt;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let config = session_config(SessionConfig::new_with_ballista())
+        .with_target_partitions(cores)
+        .with_extension(Arc::new(RemoteScans))
+        .with_ballista_logical_extension_codec(Arc::new(TarnLogicalCodec::new(source)));
+    SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build()
+}
+
 impl QueryEngine {
     /// Opens the catalog index and registers the tables and table functions.
     pub async fn open(lake: &Lake, opts: QueryOptions) -> Result<Self, QueryError> {
@@ -69,22 +116,32 @@ impl QueryEngine {
     }
 
     pub fn with_index(index: Arc<CatalogIndex>, opts: QueryOptions) -> Result<Self, QueryError> {
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(opts.memory_limit, 1.0).build_arc()?;
-        // The generic dialect accepts trailing commas in select lists and so reads `a, cluster`
-        // as the start of a CLUSTER BY clause; `cluster` is our partition column.
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
-            // Row-level filtering inside the Parquet reader: point and range questions select a
-            // few rows of each object.
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-            .set_bool("datafusion.execution.parquet.reorder_filters", true)
-            // Tarn writes no bloom filters; do not look for them per row group.
-            .set_bool("datafusion.execution.parquet.bloom_filter_on_read", false);
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
-        let store_url = url::Url::parse(LAKE_STORE_URL).expect("static url");
-        let cached = crate::cache::ReadCache::new(index.lake().store().clone(), opts.cache_bytes);
-        ctx.register_object_store(&store_url, Arc::new(cached));
+        let runtime = runtime(index.lake().store().clone(), &opts)?;
+        let ctx = SessionContext::new_with_config_rt(session_config(SessionConfig::new()), runtime);
+        Self::register(ctx, index, opts)
+    }
+
+    /// The same tables and functions, planned by a Ballista scheduler and run by its executors:
+    /// `scheduler` is `host:port` (or `df://host:port`) of a scheduler built with Tarn's codecs
+    /// (`tarn engine scheduler`), or `None` for a scheduler and an executor in this process.
+    pub async fn ballista(
+        index: Arc<CatalogIndex>,
+        opts: QueryOptions,
+        scheduler: Option<&str>,
+    ) -> Result<Self, QueryError> {
+        use ballista::prelude::SessionContextExt;
+        let state = ballista_state(index.clone(), runtime(index.lake().store().clone(), &opts)?);
+        let ctx = match scheduler {
+            None => SessionContext::standalone_with_state(state).await?,
+            Some(addr) => {
+                let url = if addr.contains("://") { addr.to_string() } else { format!("df://{addr}") };
+                SessionContext::remote_with_state(&url, state).await?
+            }
+        };
+        Self::register(ctx, index, opts)
+    }
+
+    fn register(ctx: SessionContext, index: Arc<CatalogIndex>, opts: QueryOptions) -> Result<Self, QueryError> {
         ctx.register_table("evaluations", Arc::new(EvaluationsTable::new(index.clone())))?;
         ctx.register_table("snapshots", Arc::new(CatalogTable::new(index.clone(), CatalogTableKind::Snapshots)))?;
         ctx.register_table("rollups", Arc::new(CatalogTable::new(index.clone(), CatalogTableKind::Rollups)))?;

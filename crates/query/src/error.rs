@@ -11,6 +11,8 @@ pub enum QueryError {
     Memory { limit_mb: usize, detail: String },
     #[error(transparent)]
     Lake(#[from] tarn_lake::LakeError),
+    #[error("ballista: {0}")]
+    Ballista(String),
     #[error("cannot format results: {0}")]
     Format(#[from] arrow::error::ArrowError),
 }

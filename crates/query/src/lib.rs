@@ -23,11 +23,13 @@ mod error;
 pub mod format;
 pub mod named;
 mod posture;
+mod remote;
 mod scan;
 mod tables;
 
 pub use args::{parse_duration, parse_time};
 pub use engine::{QueryEngine, QueryOptions};
 pub use error::QueryError;
+pub use remote::{ExecutorOptions, SchedulerOptions, run_executor, run_scheduler};
 pub use scan::LAKE_STORE_URL;
 pub use tables::{ControlInfo, EvaluationsTable};

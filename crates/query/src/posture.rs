@@ -96,10 +96,10 @@ impl TableFunctionImpl for PostureAtFunc {
 
 /// Rows of every in-scope cluster's newest snapshot at or before `at`.
 #[derive(Debug)]
-struct PostureAt {
-    shared: Arc<Shared>,
-    at: DateTime<Utc>,
-    scope: Scope,
+pub(crate) struct PostureAt {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) scope: Scope,
 }
 
 #[async_trait]
@@ -162,11 +162,11 @@ impl TableFunctionImpl for PostureBetweenFunc {
 /// Every row of every in-scope snapshot observed within `[from, to]`, traceable to its signed
 /// object. Reads compacted objects where the catalog has them.
 #[derive(Debug)]
-struct PostureBetween {
-    shared: Arc<Shared>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    scope: Scope,
+pub(crate) struct PostureBetween {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) from: DateTime<Utc>,
+    pub(crate) to: DateTime<Utc>,
+    pub(crate) scope: Scope,
 }
 
 #[async_trait]
@@ -225,6 +225,7 @@ impl TableProvider for PostureBetween {
                     // A compacted object may hold snapshots outside the range: read only the
                     // wanted ones' row groups (row group i is source i).
                     row_groups: Some((row_groups, c.row_groups as usize)),
+                    range: None,
                 }
             })
             .collect();
@@ -257,11 +258,11 @@ impl TableFunctionImpl for PostureDiffFunc {
 
 /// Per (cluster, workload, control): what changed between the posture at `t1` and at `t2`.
 #[derive(Debug)]
-struct PostureDiff {
-    shared: Arc<Shared>,
-    t1: DateTime<Utc>,
-    t2: DateTime<Utc>,
-    scope: Scope,
+pub(crate) struct PostureDiff {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) t1: DateTime<Utc>,
+    pub(crate) t2: DateTime<Utc>,
+    pub(crate) scope: Scope,
 }
 
 pub fn diff_schema() -> SchemaRef {

@@ -28,11 +28,13 @@ pub struct ScanFile {
     pub partition_values: Vec<ScalarValue>,
     /// Read only these row groups (of this many): a compacted object's wanted snapshots.
     pub row_groups: Option<(Vec<usize>, usize)>,
+    /// Read only the row groups that start in this byte range (a scan for Ballista).
+    pub range: Option<(i64, i64)>,
 }
 
 impl ScanFile {
     pub fn whole(path: String, size: u64, partition_values: Vec<ScalarValue>) -> Self {
-        Self { path, size, partition_values, row_groups: None }
+        Self { path, size, partition_values, row_groups: None, range: None }
     }
 }
 
@@ -69,19 +71,39 @@ pub async fn parquet_scan(
         };
         return Ok(Arc::new(EmptyExec::new(projected)));
     }
+    let mut set = set;
+    if state.config().get_extension::<crate::remote::RemoteScans>().is_some() {
+        // On Ballista: access plans do not survive protobuf; byte ranges do.
+        let store = state.runtime_env().object_store(ObjectStoreUrl::parse(LAKE_STORE_URL)?)?;
+        set.files = row_groups_as_ranges(&store, set.files).await?;
+    }
+    let n = state.config().target_partitions().max(1).min(set.files.len());
     let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
     let table_schema = TableSchema::builder(set.file_schema.clone())
         .with_table_partition_cols(set.partition_fields.iter().cloned().map(Arc::new).collect::<Vec<_>>())
         .build();
     let source = format.file_source(table_schema);
-    let n = state.config().target_partitions().max(1).min(set.files.len());
-    let mut files = set.files;
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(LAKE_STORE_URL)?, source)
+        .with_file_groups(file_groups(set.files, n))
+        .with_projection_indices(projection.cloned())?
+        .with_limit(limit)
+        .build();
+    format.create_physical_plan(state, config).await
+}
+
+/// `files` spread over `n` groups, largest first so the groups come out even; a compacted
+/// object's wanted row groups become its access plan.
+pub fn file_groups(mut files: Vec<ScanFile>, n: usize) -> Vec<FileGroup> {
+    let n = n.max(1).min(files.len().max(1));
     files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); n];
     for f in files {
         let slot = groups.iter_mut().min_by_key(|g| g.0).expect("at least one group");
         let mut file = PartitionedFile::new(f.path, f.size).with_partition_values(f.partition_values);
-        if let Some((wanted, total)) = f.row_groups {
+        if let Some((start, end)) = f.range {
+            slot.0 += (end - start).max(0) as u64;
+            file = file.with_range(start, end);
+        } else if let Some((wanted, total)) = f.row_groups {
             // Each wanted row group is about size / total bytes.
             slot.0 += f.size * wanted.len() as u64 / total.max(1) as u64;
             let mut plan = ParquetAccessPlan::new_none(total);
@@ -94,12 +116,84 @@ pub async fn parquet_scan(
         }
         slot.1.push(file);
     }
-    let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(LAKE_STORE_URL)?, source)
-        .with_file_groups(groups.into_iter().map(|g| FileGroup::new(g.1)).collect())
-        .with_projection_indices(projection.cloned())?
-        .with_limit(limit)
-        .build();
-    format.create_physical_plan(state, config).await
+    groups.into_iter().map(|g| FileGroup::new(g.1)).collect()
+}
+
+/// Each object read by row groups becomes one file per run of consecutive wanted row groups,
+/// with the byte range those row groups start in (DataFusion reads a row group when its first
+/// page starts inside a file's range). The footers come through the session's object store
+/// (cached: compacted objects are immutable).
+async fn row_groups_as_ranges(
+    store: &Arc<dyn object_store::ObjectStore>,
+    files: Vec<ScanFile>,
+) -> Result<Vec<ScanFile>> {
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let Some((wanted, total)) = &f.row_groups else {
+            out.push(f);
+            continue;
+        };
+        let meta = footer(store, &f.path, f.size).await?;
+        let groups = meta.row_groups();
+        if groups.len() != *total {
+            return Err(datafusion::error::DataFusionError::Execution(format!(
+                "{}: {} row groups, the catalog says {total}",
+                f.path,
+                groups.len()
+            )));
+        }
+        let start_of = |i: usize| -> i64 {
+            groups.get(i).map_or(f.size as i64, |g| {
+                let c = g.column(0);
+                c.dictionary_page_offset().unwrap_or_else(|| c.data_page_offset())
+            })
+        };
+        let mut i = 0;
+        while i < wanted.len() {
+            let first = wanted[i];
+            let mut last = first;
+            while i + 1 < wanted.len() && wanted[i + 1] == last + 1 {
+                i += 1;
+                last = wanted[i];
+            }
+            i += 1;
+            out.push(ScanFile {
+                path: f.path.clone(),
+                size: f.size,
+                partition_values: f.partition_values.clone(),
+                row_groups: None,
+                range: Some((start_of(first), start_of(last + 1))),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A Parquet object's metadata: one read of its tail (a second when the footer is larger).
+async fn footer(
+    store: &Arc<dyn object_store::ObjectStore>,
+    path: &str,
+    size: u64,
+) -> Result<parquet::file::metadata::ParquetMetaData> {
+    use object_store::ObjectStoreExt;
+    let bad = |what: &str| datafusion::error::DataFusionError::Execution(format!("{path}: {what}"));
+    let location = object_store::path::Path::from(path);
+    let tail_len = size.min(64 << 10);
+    let tail = store.get_range(&location, size - tail_len..size).await?;
+    if tail.len() < 8 || &tail[tail.len() - 4..] != b"PAR1" {
+        return Err(bad("not a Parquet object"));
+    }
+    let n = tail.len();
+    let meta_len = u32::from_le_bytes(tail[n - 8..n - 4].try_into().expect("4 bytes")) as u64;
+    if meta_len + 8 > size {
+        return Err(bad("footer longer than the object"));
+    }
+    let bytes = if meta_len + 8 <= tail_len {
+        tail.slice(n - 8 - meta_len as usize..n - 8)
+    } else {
+        store.get_range(&location, size - 8 - meta_len..size - 8).await?
+    };
+    parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes).map_err(|e| bad(&e.to_string()))
 }
 
 /// Literal string values a filter set pins `column` to (`col = 'x'`, `col IN ('x', 'y')`),

@@ -115,6 +115,7 @@ impl TableProvider for EvaluationsTable {
                             size: c.size,
                             partition_values,
                             row_groups: Some((Vec::new(), c.row_groups as usize)),
+                            range: None,
                         });
                         files.len() - 1
                     });
@@ -154,6 +155,10 @@ pub enum CatalogTableKind {
 impl CatalogTable {
     pub fn new(index: Arc<CatalogIndex>, kind: CatalogTableKind) -> Self {
         Self { index, kind }
+    }
+
+    pub fn kind(&self) -> CatalogTableKind {
+        self.kind
     }
 }
 

@@ -11,8 +11,8 @@ use tarn_query::{ControlInfo, QueryEngine, QueryOptions};
 
 use crate::args::{invalid, load_public_keys, read_input_file};
 use crate::cli::{
-    AtArgs, BundleArgs, DiffArgs, QueryArgs, QueryRunArgs, ResultFormat, ScopeArgs, SummaryFormat, TrendArgs, TrendBy,
-    VerifyArgs,
+    AtArgs, BundleArgs, DiffArgs, Engine, QueryArgs, QueryRunArgs, ResultFormat, ScopeArgs, SummaryFormat, TrendArgs,
+    TrendBy, VerifyArgs,
 };
 use crate::{exit, output};
 
@@ -234,7 +234,13 @@ pub async fn open_engine(r: &QueryRunArgs) -> anyhow::Result<QueryEngine> {
         staleness: chrono::Duration::from_std(r.stale_after).map_err(|e| invalid(format!("--stale-after: {e}")))?,
         ..QueryOptions::default()
     };
-    let engine = QueryEngine::open(&lake, opts).await?.with_controls(&catalog_controls())?;
+    let index = tarn_lake::CatalogIndex::open(&lake).await?;
+    let engine = match &r.engine {
+        Engine::Embedded => QueryEngine::with_index(index, opts)?,
+        Engine::BallistaStandalone => QueryEngine::ballista(index, opts, None).await?,
+        Engine::Ballista(addr) => QueryEngine::ballista(index, opts, Some(addr)).await?,
+    }
+    .with_controls(&catalog_controls())?;
     for w in engine.warnings() {
         eprintln!("warning: left out unreadable log entry: {w}");
     }

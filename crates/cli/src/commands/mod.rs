@@ -1,9 +1,11 @@
 use crate::cli::{
-    AgentCommand, BenchCommand, Command, EvidenceCommand, KeysCommand, LakeCommand, PoliciesCommand, TrustCommand,
+    AgentCommand, BenchCommand, Command, EngineCommand, EvidenceCommand, KeysCommand, LakeCommand, PoliciesCommand,
+    TrustCommand,
 };
 
 mod agent;
 mod bench;
+mod engine;
 mod eval;
 mod evidence;
 mod keys;
@@ -29,6 +31,8 @@ pub async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Lake(LakeCommand::Compact(a)) => lake::compact(a).await,
         Command::Lake(LakeCommand::Status(a)) => lake::status(a).await,
         Command::Bench(BenchCommand::Generate(a)) => bench::generate(a).await,
+        Command::Engine(EngineCommand::Scheduler(a)) => engine::scheduler(a).await,
+        Command::Engine(EngineCommand::Executor(a)) => engine::executor(a).await,
         Command::Evidence(EvidenceCommand::Bundle(a)) => evidence::bundle(a).await,
         Command::Keys(KeysCommand::Generate(a)) => keys::generate(a),
         Command::Policies(PoliciesCommand::Test(a)) => policies::test(a).await,

@@ -7,9 +7,13 @@ fn lake_arg(dir: &std::path::Path) -> String {
 }
 
 fn answers(lake: &str) -> Vec<String> {
+    answers_on(lake, "embedded")
+}
+
+fn answers_on(lake: &str, engine: &str) -> Vec<String> {
     let q = |args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend_from_slice(&["--lake", lake, "--format", "csv"]);
+        all.extend_from_slice(&["--lake", lake, "--format", "csv", "--engine", engine]);
         ok(&run(&all))
     };
     vec![
@@ -145,4 +149,93 @@ fn parquet_output_reads_back_with_its_schema_even_when_empty() {
     for name in ["posture_at", "failing_at", "compliance_at", "compliance_trend", "control_history", "posture_diff"] {
         assert!(listed.contains(name), "{listed}");
     }
+}
+
+/// A child process killed when the test ends, pass or fail.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Scale-out with real processes: `tarn engine scheduler` and `tarn engine executor` over a
+/// lake partly compacted (so scans select row groups of compacted objects), and every shortcut
+/// and a named query through `--engine ballista://…` print exactly what the embedded engine
+/// prints.
+#[test]
+fn scheduler_and_executor_processes_answer_like_the_embedded_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake_arg(dir.path());
+    ok(&run(&[
+        "bench",
+        "generate",
+        "--lake",
+        &lake,
+        "--clusters",
+        "3",
+        "--workloads",
+        "6",
+        "--controls",
+        "4",
+        "--scans-per-day",
+        "4",
+        "--days",
+        "3",
+        "--start",
+        "2026-01-01",
+    ]));
+    ok(&run(&["lake", "compact", "--lake", &lake, "--before", "2026-01-03"]));
+    let embedded = answers(&lake);
+
+    let (sched, flight, grpc) = (free_port(), free_port(), free_port());
+    let _scheduler = Child(
+        tarn()
+            .args(["engine", "scheduler", "--lake", &lake, "--bind", &format!("127.0.0.1:{sched}")])
+            .args(["--external-host", "127.0.0.1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _executor = Child(
+        tarn()
+            .args(["engine", "executor", "--lake", &lake, "--scheduler", &format!("127.0.0.1:{sched}")])
+            .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1", "--vcores", "2"])
+            .args(["--port", &flight.to_string(), "--grpc-port", &grpc.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let engine = format!("ballista://127.0.0.1:{sched}");
+    // The executor registers with the scheduler on its first poll: wait for a query to run.
+    let started = std::time::Instant::now();
+    loop {
+        let o = run(&["evidence", "query", "--lake", &lake, "--engine", &engine, "select count(*) from snapshots"]);
+        if o.status.success() {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "scheduler never answered: {}", stderr(&o));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let remote = answers_on(&lake, &engine);
+    for (i, (r, e)) in remote.iter().zip(&embedded).enumerate() {
+        assert!(e.lines().count() > 1, "answer {i} has no rows: the comparison would prove nothing");
+        assert_eq!(r, e, "answer {i} differs on Ballista");
+    }
+
+    // The same, with a scheduler and an executor inside the querying process.
+    assert_eq!(answers_on(&lake, "ballista-standalone"), embedded, "in-process Ballista differs");
+
+    // A bad engine address is named.
+    let o = run(&["evidence", "at", "now", "--lake", &lake, "--engine", "ballista://nohost"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("expected ballista://HOST:PORT"), "{}", stderr(&o));
 }
