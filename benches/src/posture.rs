@@ -16,7 +16,9 @@
 //!    (`scan_parquet`) and plain DataFusion (`ListingTable` over `evaluations/`), written the way
 //!    a user would, and checks every engine's answer agrees with Tarn's.
 //! 4. Compacts the lake and asks Tarn again.
-//! 5. With `--history10x`: Q1 on a lake with 10× the history per cluster (5 clusters × 600
+//! 5. With `--ballista`: asks Tarn the same questions on the compacted lake through Ballista (a
+//!    scheduler and an executor in this process) and checks the answers agree.
+//! 6. With `--history10x`: Q1 on a lake with 10× the history per cluster (5 clusters × 600
 //!    days: same snapshot count, ten times the days).
 //!
 //! Prints a table of medians and peer ÷ Tarn ratios, and writes `DIR/posture-results.json`.
@@ -45,6 +47,7 @@ struct Args {
     dir: PathBuf,
     history10x: bool,
     peers: bool,
+    ballista: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -54,6 +57,7 @@ fn args() -> anyhow::Result<Args> {
         dir: std::env::temp_dir().join("tarn-posture-bench"),
         history10x: false,
         peers: true,
+        ballista: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,6 +68,7 @@ fn args() -> anyhow::Result<Args> {
             "--dir" => a.dir = PathBuf::from(value()?),
             "--history10x" => a.history10x = true,
             "--no-peers" => a.peers = false,
+            "--ballista" => a.ballista = true,
             other => bail!("unknown flag {other} (see the file's header)"),
         }
     }
@@ -344,13 +349,29 @@ async fn run_tarn(lake: &Lake, p: &Params, reps: usize) -> anyhow::Result<(f64, 
     let t0 = Instant::now();
     let engine = QueryEngine::open(lake, QueryOptions::default()).await?;
     let open = t0.elapsed().as_secs_f64();
+    run_questions(&engine, p, reps, "tarn").await.map(|out| (open, out))
+}
+
+/// The same questions on Ballista: a scheduler and an executor in this process.
+async fn run_ballista(lake: &Lake, p: &Params, reps: usize) -> anyhow::Result<BTreeMap<String, (f64, Value)>> {
+    let index = CatalogIndex::open(lake).await?;
+    let engine = QueryEngine::ballista(index, QueryOptions::default(), None).await?;
+    run_questions(&engine, p, reps, "ballista").await
+}
+
+async fn run_questions(
+    engine: &QueryEngine,
+    p: &Params,
+    reps: usize,
+    label: &str,
+) -> anyhow::Result<BTreeMap<String, (f64, Value)>> {
     let mut out = BTreeMap::new();
     for (q, sql) in tarn_questions(p)? {
         let (secs, batches) = time_sql(reps, || async { Ok(engine.sql(&sql).await?) }).await?;
-        eprintln!("  tarn {q}: {:.2} ms", secs * 1e3);
+        eprintln!("  {label} {q}: {:.2} ms", secs * 1e3);
         out.insert(q.to_string(), (secs, summarize(q, &batches)));
     }
-    Ok((open, out))
+    Ok(out)
 }
 
 /// `tarn evidence at T --cluster C` as a fresh process, wall clock.
@@ -453,6 +474,12 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("  {}", String::from_utf8_lossy(&o.stdout).trim());
     let (open_after, tarn_after) = run_tarn(&lake, &p, a.reps).await?;
     let fresh_after = run_fresh(&lake_dir, &p, a.reps)?;
+    let ballista = if a.ballista {
+        eprintln!("Tarn on Ballista (in-process scheduler and executor), compacted");
+        Some(run_ballista(&lake, &p, a.reps).await?)
+    } else {
+        None
+    };
 
     let history10x = if a.history10x {
         let fleet = format!("{}10x", a.fleet);
@@ -521,6 +548,22 @@ async fn main() -> anyhow::Result<()> {
         ms(open_after)
     );
     println!("compaction: {}", ms(compact_secs));
+    if let Some(b) = &ballista {
+        let cells: Vec<String> = ["Q1", "Q2", "Q3", "Q4", "Q5"]
+            .iter()
+            .map(|q| {
+                let (s, ans) = &b[*q];
+                let (tc, answer_c) = &tarn_after[*q];
+                let same = agrees(answer_c, ans);
+                if !same {
+                    eprintln!("DISAGREE {q} ballista: tarn {answer_c} vs {ans}");
+                }
+                agreement.push((*q, same, ans.clone()));
+                format!("{q} {} ({:.1}× embedded{})", ms(*s), s / tc, if same { "" } else { ", DIFFERS" })
+            })
+            .collect();
+        println!("on Ballista (in-process scheduler + executor, compacted): {}", cells.join(", "));
+    }
     if let Some((q1, fresh)) = history10x {
         println!(
             "10× history (5 clusters × 600 days): Q1 {} warm ({:.2}× fleet-{}), fresh `tarn evidence at` {}",
@@ -540,6 +583,7 @@ async fn main() -> anyhow::Result<()> {
         "open_s": [open_before, open_after],
         "compact_s": compact_secs,
         "history10x": history10x.map(|(q1, fresh)| json!({"q1_s": q1, "fresh_s": fresh})),
+        "ballista": ballista.as_ref().map(|b| b.iter().map(|(q, (s, ans))| (q.clone(), json!({"median_s": s, "answer": ans}))).collect::<BTreeMap<_, _>>()),
     });
     std::fs::write(a.dir.join("posture-results.json"), serde_json::to_vec_pretty(&results)?)?;
     if agreement.iter().any(|(_, same, _)| !same) {

@@ -68,6 +68,12 @@ pub fn writer_properties(snapshot_id: &SnapshotId) -> WriterProperties {
 
 /// The evaluation-object properties with `tarn.format_version` plus `metadata` in the footer.
 pub(crate) fn evaluation_properties(metadata: Vec<KeyValue>) -> WriterProperties {
+    evaluation_properties_builder(metadata).build()
+}
+
+pub(crate) fn evaluation_properties_builder(
+    metadata: Vec<KeyValue>,
+) -> parquet::file::properties::WriterPropertiesBuilder {
     let schema = evaluations_file_schema();
     let sorting = EVALUATIONS_SORT_COLUMNS
         .iter()
@@ -87,7 +93,6 @@ pub(crate) fn evaluation_properties(metadata: Vec<KeyValue>) -> WriterProperties
                 .chain(metadata)
                 .collect(),
         ))
-        .build()
 }
 
 /// Builds the Arrow batch for `rows` (already sorted) with the snapshot-wide columns stamped on.

@@ -108,6 +108,8 @@ pub fn snapshots_schema() -> SchemaRef {
         Field::new("compacted_size", DataType::UInt64, true),
         Field::new("compacted_row_group", DataType::UInt64, true),
         Field::new("compacted_row_groups", DataType::UInt64, true),
+        Field::new("compacted_row_offset", DataType::UInt64, true),
+        Field::new("compacted_group_rows", DataType::UInt64, true),
     ]))
 }
 

@@ -1,6 +1,6 @@
 //! `posture_at`, `posture_between` and `posture_diff`: time as table functions.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -15,14 +15,14 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
-use tarn_lake::{CompactedRef, IndexedSnapshot, PostureEntry, Scope};
+use tarn_lake::{IndexedSnapshot, PostureEntry, Scope};
 use tarn_model::Status;
 use tarn_model::schema::{compacted_file_schema, evaluations_file_schema, timestamp_type, trace_fields};
 
 use crate::args;
 use crate::engine::Shared;
 use crate::error::lake_err;
-use crate::scan::{ScanFile, ScanSet, parquet_scan, pinned_strings};
+use crate::scan::{ScanFile, ScanSet, parquet_scan, pinned_strings, place_snapshots, remote};
 
 fn str_value(s: &str) -> ScalarValue {
     ScalarValue::Utf8(Some(s.to_string()))
@@ -191,19 +191,18 @@ impl TableProvider for PostureBetween {
         let allowed = allowed_clusters(filters);
         let snaps: Vec<&Arc<IndexedSnapshot>> =
             snaps.iter().filter(|s| allowed.as_ref().is_none_or(|a| a.contains(s.record.cluster.as_str()))).collect();
-        let mut originals = Vec::new();
-        // compacted object -> (a snapshot in it, its reference, the wanted row groups)
-        let mut compacted: BTreeMap<&str, (&IndexedSnapshot, &CompactedRef, Vec<usize>)> = BTreeMap::new();
-        for s in &snaps {
-            match &s.compacted_object {
-                Some(c) => {
-                    compacted.entry(c.path.as_str()).or_insert((s, c, Vec::new())).2.push(c.row_group as usize);
-                }
-                None => {
-                    originals.push(ScanFile::whole(s.record.object_path.clone(), s.record.object_size, trace_values(s)))
-                }
-            }
-        }
+        let (compacted, originals) = if remote(state) {
+            // On Ballista, one scan: its 55.0 planner ran the originals' half of a union of two
+            // scans twice when a sort followed (tests/it/posture.rs caught it). The originals
+            // carry the trace columns as partition values, so they alone answer.
+            (Vec::new(), snaps.iter().map(|s| Arc::clone(s)).collect())
+        } else {
+            place_snapshots(&snaps, false)
+        };
+        let originals: Vec<ScanFile> = originals
+            .iter()
+            .map(|s| ScanFile::whole(s.record.object_path.clone(), s.record.object_size, trace_values(s)))
+            .collect();
         let mut partitions = trace_fields();
         partitions.extend(cluster_date_fields());
         let originals =
@@ -213,18 +212,18 @@ impl TableProvider for PostureBetween {
         }
         let files = compacted
             .into_iter()
-            .map(|(path, (s, c, mut row_groups))| {
-                row_groups.sort_unstable();
+            .map(|(s, selection)| {
+                let c = s.compacted_object.as_ref().expect("placed as compacted");
                 ScanFile {
-                    path: path.to_string(),
+                    path: c.path.clone(),
                     size: c.size,
                     partition_values: vec![
                         str_value(s.record.cluster.as_str()),
                         str_value(&s.record.observed_at.date_naive().format("%Y-%m-%d").to_string()),
                     ],
                     // A compacted object may hold snapshots outside the range: read only the
-                    // wanted ones' row groups (row group i is source i).
-                    row_groups: Some((row_groups, c.row_groups as usize)),
+                    // wanted ones' rows.
+                    selection: Some(selection),
                     range: None,
                 }
             })

@@ -1,5 +1,6 @@
 //! Parquet scans over explicit object lists handed out by the catalog (never a listing).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -26,16 +27,139 @@ pub struct ScanFile {
     pub path: String,
     pub size: u64,
     pub partition_values: Vec<ScalarValue>,
-    /// Read only these row groups (of this many): a compacted object's wanted snapshots.
-    pub row_groups: Option<(Vec<usize>, usize)>,
+    /// Read only these rows: a compacted object's wanted snapshots.
+    pub selection: Option<Selection>,
     /// Read only the row groups that start in this byte range (a scan for Ballista).
     pub range: Option<(i64, i64)>,
 }
 
 impl ScanFile {
     pub fn whole(path: String, size: u64, partition_values: Vec<ScalarValue>) -> Self {
-        Self { path, size, partition_values, row_groups: None, range: None }
+        Self { path, size, partition_values, selection: None, range: None }
     }
+}
+
+/// The rows of a compacted object a scan wants: for each wanted snapshot, where its rows are.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Row groups in the object.
+    pub row_groups: usize,
+    pub parts: Vec<Part>,
+}
+
+/// One snapshot's rows in a compacted object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Part {
+    pub row_group: usize,
+    pub offset: u64,
+    pub rows: u64,
+    /// Rows in the row group.
+    pub group_rows: u64,
+}
+
+impl Selection {
+    pub fn add(&mut self, c: &tarn_lake::CompactedRef, rows: u64) {
+        self.row_groups = c.row_groups as usize;
+        self.parts.push(Part { row_group: c.row_group as usize, offset: c.row_offset, rows, group_rows: c.group_rows });
+    }
+
+    /// Every row group it touches is wanted whole (the parts of a group never overlap).
+    pub fn whole_groups(&self) -> bool {
+        let mut wanted: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+        for p in &self.parts {
+            let e = wanted.entry(p.row_group).or_insert((0, p.group_rows));
+            e.0 += p.rows;
+        }
+        wanted.values().all(|(rows, total)| rows == total)
+    }
+
+    /// Wanted row groups, ascending.
+    fn groups(&self) -> Vec<usize> {
+        let mut g: Vec<usize> = self.parts.iter().map(|p| p.row_group).collect();
+        g.sort_unstable();
+        g.dedup();
+        g
+    }
+
+    /// The fraction of the object's bytes this reads, roughly.
+    fn share(&self) -> f64 {
+        let rows: u64 = self.parts.iter().map(|p| p.rows).sum();
+        let mut touched: BTreeMap<usize, u64> = BTreeMap::new();
+        for p in &self.parts {
+            touched.insert(p.row_group, p.group_rows);
+        }
+        let in_groups: u64 = touched.values().sum();
+        (rows as f64 / in_groups.max(1) as f64) * (touched.len() as f64 / self.row_groups.max(1) as f64)
+    }
+
+    /// Whole row groups where every row is wanted, row selections elsewhere.
+    fn access_plan(&self) -> ParquetAccessPlan {
+        use datafusion::datasource::physical_plan::parquet::RowGroupAccess;
+        use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+        let mut plan = ParquetAccessPlan::new_none(self.row_groups);
+        let mut parts = self.parts.clone();
+        parts.sort_unstable();
+        for g in self.groups() {
+            let mine: Vec<&Part> = parts.iter().filter(|p| p.row_group == g).collect();
+            let total = mine[0].group_rows;
+            if mine.iter().map(|p| p.rows).sum::<u64>() == total {
+                plan.scan(g);
+                continue;
+            }
+            let mut selectors = Vec::with_capacity(mine.len() * 2 + 1);
+            let mut at = 0u64;
+            for p in mine {
+                if p.offset > at {
+                    selectors.push(RowSelector::skip((p.offset - at) as usize));
+                }
+                selectors.push(RowSelector::select(p.rows as usize));
+                at = p.offset + p.rows;
+            }
+            if at < total {
+                selectors.push(RowSelector::skip((total - at) as usize));
+            }
+            plan.set(g, RowGroupAccess::Selection(RowSelection::from(selectors)));
+        }
+        plan
+    }
+}
+
+type Snap = Arc<tarn_lake::IndexedSnapshot>;
+
+/// Where a scan reads snapshots from: compacted objects (with the rows wanted from each) and
+/// originals. On Ballista (`remote`), whose scans select row groups by byte range, a snapshot
+/// whose row group is only partly wanted is read from its original instead.
+pub fn place_snapshots(
+    snaps: &[&Arc<tarn_lake::IndexedSnapshot>],
+    remote: bool,
+) -> (Vec<(Snap, Selection)>, Vec<Snap>) {
+    // compacted object -> (its first wanted snapshot, selection, the snapshots)
+    let mut compacted: BTreeMap<&str, (Selection, Vec<&Arc<tarn_lake::IndexedSnapshot>>)> = BTreeMap::new();
+    let mut originals = Vec::new();
+    for s in snaps {
+        match &s.compacted_object {
+            Some(c) => {
+                let e = compacted.entry(c.path.as_str()).or_default();
+                e.0.add(c, s.record.row_count);
+                e.1.push(s);
+            }
+            None => originals.push(Arc::clone(s)),
+        }
+    }
+    let mut out = Vec::with_capacity(compacted.len());
+    for (_, (selection, members)) in compacted {
+        if remote && !selection.whole_groups() {
+            originals.extend(members.into_iter().cloned());
+        } else {
+            out.push((Arc::clone(members[0]), selection));
+        }
+    }
+    (out, originals)
+}
+
+/// Whether scans planned in this session run on Ballista.
+pub fn remote(state: &dyn Session) -> bool {
+    state.config().get_extension::<crate::remote::RemoteScans>().is_some()
 }
 
 /// Objects with one file schema and one set of partition columns.
@@ -72,7 +196,7 @@ pub async fn parquet_scan(
         return Ok(Arc::new(EmptyExec::new(projected)));
     }
     let mut set = set;
-    if state.config().get_extension::<crate::remote::RemoteScans>().is_some() {
+    if remote(state) {
         // On Ballista: access plans do not survive protobuf; byte ranges do.
         let store = state.runtime_env().object_store(ObjectStoreUrl::parse(LAKE_STORE_URL)?)?;
         set.files = row_groups_as_ranges(&store, set.files).await?;
@@ -103,14 +227,9 @@ pub fn file_groups(mut files: Vec<ScanFile>, n: usize) -> Vec<FileGroup> {
         if let Some((start, end)) = f.range {
             slot.0 += (end - start).max(0) as u64;
             file = file.with_range(start, end);
-        } else if let Some((wanted, total)) = f.row_groups {
-            // Each wanted row group is about size / total bytes.
-            slot.0 += f.size * wanted.len() as u64 / total.max(1) as u64;
-            let mut plan = ParquetAccessPlan::new_none(total);
-            for i in wanted {
-                plan.scan(i);
-            }
-            file = file.with_extension(plan);
+        } else if let Some(selection) = f.selection {
+            slot.0 += (f.size as f64 * selection.share()) as u64;
+            file = file.with_extension(selection.access_plan());
         } else {
             slot.0 += f.size;
         }
@@ -119,8 +238,8 @@ pub fn file_groups(mut files: Vec<ScanFile>, n: usize) -> Vec<FileGroup> {
     groups.into_iter().map(|g| FileGroup::new(g.1)).collect()
 }
 
-/// Each object read by row groups becomes one file per run of consecutive wanted row groups,
-/// with the byte range those row groups start in (DataFusion reads a row group when its first
+/// Each object read by whole row groups becomes one file per run of consecutive wanted row
+/// groups, with the byte range those row groups start in (DataFusion reads a row group when its first
 /// page starts inside a file's range). The footers come through the session's object store
 /// (cached: compacted objects are immutable).
 async fn row_groups_as_ranges(
@@ -129,10 +248,17 @@ async fn row_groups_as_ranges(
 ) -> Result<Vec<ScanFile>> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        let Some((wanted, total)) = &f.row_groups else {
+        let Some(selection) = &f.selection else {
             out.push(f);
             continue;
         };
+        if !selection.whole_groups() {
+            return Err(datafusion::error::DataFusionError::Internal(format!(
+                "{}: part of a row group cannot be selected by byte range",
+                f.path
+            )));
+        }
+        let (wanted, total) = (selection.groups(), &selection.row_groups);
         let meta = footer(store, &f.path, f.size).await?;
         let groups = meta.row_groups();
         if groups.len() != *total {
@@ -161,7 +287,7 @@ async fn row_groups_as_ranges(
                 path: f.path.clone(),
                 size: f.size,
                 partition_values: f.partition_values.clone(),
-                row_groups: None,
+                selection: None,
                 range: Some((start_of(first), start_of(last + 1))),
             });
         }
@@ -333,4 +459,34 @@ pub fn date_bounds(filters: &[Expr]) -> (Option<chrono::NaiveDate>, Option<chron
         }
     }
     (lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::datasource::physical_plan::parquet::RowGroupAccess;
+    use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+
+    use super::*;
+
+    #[test]
+    fn access_plan_reads_exactly_the_wanted_sources_rows() {
+        let part = |row_group, offset, rows, group_rows| Part { row_group, offset, rows, group_rows };
+        // Three sources of 6, 7 and 6 rows in row group 0, one of 4 in row group 1 (of 3).
+        let s = Selection { row_groups: 3, parts: vec![part(0, 13, 6, 19), part(0, 0, 6, 19), part(1, 0, 4, 4)] };
+        assert!(!s.whole_groups());
+        let plan = s.access_plan();
+        let want = [
+            RowGroupAccess::Selection(RowSelection::from(vec![
+                RowSelector::select(6),
+                RowSelector::skip(7),
+                RowSelector::select(6),
+            ])),
+            RowGroupAccess::Scan,
+            RowGroupAccess::Skip,
+        ];
+        assert_eq!(plan.inner(), want);
+        let all = Selection { row_groups: 1, parts: vec![part(0, 0, 6, 13), part(0, 6, 7, 13)] };
+        assert!(all.whole_groups());
+        assert_eq!(all.access_plan().inner(), [RowGroupAccess::Scan]);
+    }
 }

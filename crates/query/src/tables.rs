@@ -22,7 +22,7 @@ use tarn_model::schema::{
 };
 
 use crate::error::lake_err;
-use crate::scan::{ScanFile, ScanSet, date_bounds, parquet_scan, pinned_strings, time_bounds};
+use crate::scan::{ScanFile, ScanSet, date_bounds, parquet_scan, pinned_strings, place_snapshots, remote, time_bounds};
 
 /// The snapshots a whole-day table scan needs: days narrowed by filters on `cluster`, `date`
 /// and `observed_at` (the filters themselves still run on the rows).
@@ -102,36 +102,23 @@ impl TableProvider for EvaluationsTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let snaps = snapshots_for_filters(&self.index, filters).await?;
-        // Compacted objects: only the row groups of the snapshots the filters keep.
-        let mut compacted: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut files: Vec<ScanFile> = Vec::with_capacity(snaps.len());
-        for s in &snaps {
-            let partition_values = vec![ScalarValue::Utf8(Some(s.record.cluster.to_string())), date_value(s)];
-            match &s.compacted_object {
-                Some(c) => {
-                    let slot = *compacted.entry(c.path.as_str()).or_insert_with(|| {
-                        files.push(ScanFile {
-                            path: c.path.clone(),
-                            size: c.size,
-                            partition_values,
-                            row_groups: Some((Vec::new(), c.row_groups as usize)),
-                            range: None,
-                        });
-                        files.len() - 1
-                    });
-                    if let Some((wanted, _)) = &mut files[slot].row_groups {
-                        wanted.push(c.row_group as usize);
-                    }
-                }
-                None => {
-                    files.push(ScanFile::whole(s.record.object_path.clone(), s.record.object_size, partition_values))
-                }
-            }
+        // Compacted objects: only the rows of the snapshots the filters keep.
+        let wanted: Vec<&Arc<IndexedSnapshot>> = snaps.iter().collect();
+        let (compacted, originals) = place_snapshots(&wanted, remote(state));
+        let mut files: Vec<ScanFile> = Vec::with_capacity(compacted.len() + originals.len());
+        for (s, selection) in compacted {
+            let c = s.compacted_object.as_ref().expect("placed as compacted");
+            files.push(ScanFile {
+                path: c.path.clone(),
+                size: c.size,
+                partition_values: vec![ScalarValue::Utf8(Some(s.record.cluster.to_string())), date_value(&s)],
+                selection: Some(selection),
+                range: None,
+            });
         }
-        for f in &mut files {
-            if let Some((wanted, _)) = &mut f.row_groups {
-                wanted.sort_unstable();
-            }
+        for s in originals {
+            let partition_values = vec![ScalarValue::Utf8(Some(s.record.cluster.to_string())), date_value(&s)];
+            files.push(ScanFile::whole(s.record.object_path.clone(), s.record.object_size, partition_values));
         }
         let set =
             ScanSet { file_schema: evaluations_file_schema(), partition_fields: evaluations_partition_fields(), files };

@@ -471,6 +471,8 @@ const EVERYTHING: &[&str] = &[
     "select * from posture_at('2026-03-02T06:00:00Z')",
     "select * from posture_at('2026-03-01T20:00:00Z', '/acme/prod') where cluster = 'prod-a'",
     "select * from posture_between('2026-03-01T12:00:00Z', '2026-03-02T12:00:00Z')",
+    "select cluster, observed_at, message, seq from posture_between('2026-03-01T12:00:00Z', '2026-03-02T12:00:00Z') \
+     where control_id = 'privileged' order by cluster, observed_at, message",
     "select * from posture_diff('2026-03-01T12:00:00Z', '2026-03-02T13:00:00Z')",
     "select * from compliance_at('2026-03-02T13:00:00Z', 'control')",
     "select * from compliance_trend('6 hours', '2026-03-01', '2026-03-03', 'group', '/acme')",

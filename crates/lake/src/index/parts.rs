@@ -74,6 +74,8 @@ pub fn snapshots_batch(snaps: &[Arc<IndexedSnapshot>]) -> Result<RecordBatch> {
             Arc::new(UInt64Array::from_iter(
                 snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| u64::from(c.row_groups))),
             )),
+            Arc::new(UInt64Array::from_iter(snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| c.row_offset)))),
+            Arc::new(UInt64Array::from_iter(snaps.iter().map(|x| x.compacted_object.as_ref().map(|c| c.group_rows)))),
         ],
     )?)
 }
@@ -208,6 +210,8 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
         let compacted = strings(&b, "compacted_object", path)?;
         let (compacted_size, compacted_rg, compacted_rgs) =
             (optional("compacted_size")?, optional("compacted_row_group")?, optional("compacted_row_groups")?);
+        // Parts written when every source had its own row group lack where in the group it is.
+        let (row_offset, group_rows) = (optional("compacted_row_offset")?, optional("compacted_group_rows")?);
         for i in 0..b.num_rows() {
             let fws = frameworks.value(i);
             let record = SnapshotRecord {
@@ -247,6 +251,8 @@ pub fn decode_snapshots(bytes: Bytes, path: &str) -> Result<Vec<IndexedSnapshot>
                             size: size.value(i),
                             row_group: rg.value(i) as u32,
                             row_groups: rgs.value(i) as u32,
+                            row_offset: row_offset.filter(|a| a.is_valid(i)).map_or(0, |a| a.value(i)),
+                            group_rows: group_rows.filter(|a| a.is_valid(i)).map_or(rows.value(i), |a| a.value(i)),
                         })
                     }
                     _ => None,

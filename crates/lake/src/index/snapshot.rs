@@ -105,10 +105,13 @@ impl ControlKeys {
 pub struct CompactedRef {
     pub path: String,
     pub size: u64,
-    /// The snapshot's row group in the object, and how many the object has: a reader selects
-    /// exactly its snapshots' row groups without filtering rows.
+    /// Where the snapshot's rows are: row group `row_group` (of `row_groups`), rows
+    /// `row_offset .. row_offset + row_count` of the `group_rows` in that group. A reader
+    /// selects exactly its snapshots' rows without filtering.
     pub row_group: u32,
     pub row_groups: u32,
+    pub row_offset: u64,
+    pub group_rows: u64,
 }
 
 /// A committed snapshot as the catalog holds it.

@@ -27,7 +27,7 @@ fn catalog_problem(cluster: Option<&ClusterName>, object: String, detail: String
     Problem { kind: ProblemKind::CatalogMismatch, cluster: cluster.map(|c| c.to_string()), object, detail }
 }
 
-type CompactedRefs = HashMap<String, HashMap<String, (u32, u32)>>;
+type CompactedRefs = HashMap<String, HashMap<String, crate::compact::SourceLocation>>;
 
 /// What a log entry says about its snapshot, for comparison with the catalog.
 type Fact = (String, String, String, String, u64, String);
@@ -81,14 +81,19 @@ pub(super) async fn check(
     for s in &snaps {
         in_catalog.insert((&s.record.cluster, s.seq), s.as_ref());
     }
-    // compacted object -> snapshot id -> (row group, row groups) as the catalog says
+    // compacted object -> snapshot id -> where its rows are, as the catalog says
     let mut compacted_refs: CompactedRefs = HashMap::new();
     for s in &snaps {
         if let Some(c) = &s.compacted_object {
-            compacted_refs
-                .entry(c.path.clone())
-                .or_default()
-                .insert(s.record.snapshot_id.to_string(), (c.row_group, c.row_groups));
+            compacted_refs.entry(c.path.clone()).or_default().insert(
+                s.record.snapshot_id.to_string(),
+                crate::compact::SourceLocation {
+                    row_group: c.row_group,
+                    row_groups: c.row_groups,
+                    row_offset: c.row_offset,
+                    group_rows: c.group_rows,
+                },
+            );
         }
     }
     let mut log_facts: HashMap<String, (u64, String, String)> = HashMap::new();
@@ -230,15 +235,22 @@ async fn check_compactions(
         }
         // The catalog may only point at this object for its sources.
         if let Some(ids) = compacted_refs.remove(&rec.object_path) {
-            let n = rec.sources.len() as u32;
-            let sources: HashMap<String, (u32, u32)> =
-                rec.sources.iter().enumerate().map(|(i, s)| (s.snapshot_id.to_string(), (i as u32, n))).collect();
+            let sources: HashMap<String, crate::compact::SourceLocation> =
+                rec.sources.iter().zip(rec.locations()).map(|(s, at)| (s.snapshot_id.to_string(), at)).collect();
             for (id, at) in ids {
                 match sources.get(&id) {
                     None => bad(format!("the catalog says it holds snapshot {id}, which is not one of its sources")),
                     Some(want) if *want != at => bad(format!(
-                        "the catalog puts snapshot {id} in row group {} of {}; the record says {} of {}",
-                        at.0, at.1, want.0, want.1
+                        "the catalog puts snapshot {id} at rows {}.. of row group {} ({} rows, {} groups); \
+                         the record says rows {}.. of row group {} ({} rows, {} groups)",
+                        at.row_offset,
+                        at.row_group,
+                        at.group_rows,
+                        at.row_groups,
+                        want.row_offset,
+                        want.row_group,
+                        want.group_rows,
+                        want.row_groups
                     )),
                     Some(_) => {}
                 }
@@ -294,29 +306,48 @@ async fn check_compactions(
     Ok(())
 }
 
-/// Row group `i` of the compacted object must be source `i`'s rows, unchanged, with the
-/// source's trace columns.
+/// Each source's rows in the compacted object (where the record puts them) must be its rows,
+/// unchanged, with the source's trace columns, and the row groups must hold nothing else.
 async fn same_rows(lake: &Lake, rec: &CompactionRecord, body: bytes::Bytes) -> std::result::Result<(), String> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let builder = ParquetRecordBatchReaderBuilder::try_new(body.clone()).map_err(|e| format!("not Parquet: {e}"))?;
+    let locations = rec.locations();
     let groups = builder.metadata().num_row_groups();
-    if groups != rec.sources.len() {
-        return Err(format!("{groups} row groups for {} sources", rec.sources.len()));
+    let want_groups = locations.first().map_or(0, |l| l.row_groups as usize);
+    if groups != want_groups {
+        return Err(format!(
+            "{groups} row groups; its record places its {} sources in {want_groups}",
+            rec.sources.len()
+        ));
+    }
+    for (g, meta) in builder.metadata().row_groups().iter().enumerate() {
+        let want = locations.iter().find(|l| l.row_group as usize == g).map_or(0, |l| l.group_rows);
+        if meta.num_rows() as u64 != want {
+            return Err(format!("row group {g} has {} rows; its sources have {want}", meta.num_rows()));
+        }
     }
     let expected_schema = tarn_model::schema::compacted_file_schema();
     if builder.schema().fields() != expected_schema.fields() {
         return Err("its schema is not the compacted-object schema".into());
     }
     let eval_cols = tarn_model::schema::evaluations_file_schema().fields().len();
-    for (i, s) in rec.sources.iter().enumerate() {
-        let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(body.clone())
-            .map_err(|e| e.to_string())?
-            .with_row_groups(vec![i])
-            .build()
-            .map_err(|e| e.to_string())?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        let compacted = arrow::compute::concat_batches(&expected_schema, &batches).map_err(|e| e.to_string())?;
+    let mut group: Option<(u32, RecordBatch)> = None;
+    for (s, at) in rec.sources.iter().zip(&locations) {
+        if group.as_ref().is_none_or(|(g, _)| *g != at.row_group) {
+            let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(body.clone())
+                .map_err(|e| e.to_string())?
+                .with_row_groups(vec![at.row_group as usize])
+                .build()
+                .map_err(|e| e.to_string())?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            let all = arrow::compute::concat_batches(&expected_schema, &batches).map_err(|e| e.to_string())?;
+            group = Some((at.row_group, all));
+        }
+        let (_, all) = group.as_ref().expect("read above");
+        let i = at.row_group;
+        let offset = (at.row_offset as usize).min(all.num_rows());
+        let compacted = all.slice(offset, (s.row_count as usize).min(all.num_rows() - offset));
         let source_bytes = lake
             .store()
             .get(&Path::from(s.object_path.as_str()))
@@ -331,7 +362,10 @@ async fn same_rows(lake: &Lake, rec: &CompactionRecord, body: bytes::Bytes) -> s
         if compacted.num_rows() as u64 != s.row_count
             || compacted.project(&(0..eval_cols).collect::<Vec<_>>()).ok() != Some(source)
         {
-            return Err(format!("row group {i} does not hold exactly the rows of {}", s.object_path));
+            return Err(format!(
+                "rows {}.. of row group {i} do not hold exactly the rows of {}",
+                at.row_offset, s.object_path
+            ));
         }
         let seq = compacted.column(eval_cols).as_primitive::<UInt64Type>();
         let trace = |j: usize| compacted.column(eval_cols + j).as_string::<i32>().clone();

@@ -193,12 +193,18 @@ pub async fn compaction_keeps_every_row_and_verifies(b: Backend) {
     let bytes = t.lake.store().get(&compacted[0].as_str().into()).await.unwrap().bytes().await.unwrap();
     let meta = parquet::file::reader::SerializedFileReader::new(bytes).unwrap();
     let md = parquet::file::reader::FileReader::metadata(&meta);
-    assert_eq!(md.num_row_groups(), 3, "one row group per source");
+    assert_eq!(md.num_row_groups(), 1, "a cluster-day's sources share one row group");
     let total: i64 = md.row_groups().iter().map(|g| g.num_rows()).sum();
-    assert_eq!(
-        total as u64,
-        snaps.iter().filter(|s| s.compacted_object.is_some()).map(|s| s.record.row_count).sum::<u64>()
-    );
+    let mut sources: Vec<_> = snaps.iter().filter(|s| s.compacted_object.is_some()).collect();
+    assert_eq!(total as u64, sources.iter().map(|s| s.record.row_count).sum::<u64>());
+    // The catalog places each source's rows, in log order, one after the other.
+    sources.sort_by_key(|s| s.seq);
+    let mut offset = 0;
+    for s in sources {
+        let c = s.compacted_object.as_ref().unwrap();
+        assert_eq!((c.row_group, c.row_groups, c.row_offset, c.group_rows), (0, 1, offset, total as u64));
+        offset += s.record.row_count;
+    }
     let report = verify_with(&t.lake, &key).await;
     assert!(report.ok(), "{:#?}", report.problems);
 }
@@ -236,22 +242,28 @@ pub async fn derived_data_tampering_is_detected(b: Backend) {
     assert_eq!(records.len(), 1);
     let record_path = records[0].location.clone();
     let (original_object, original_record) = (get(&compacted.path).await, get(record_path.as_ref()).await);
-    let group = |i: usize| {
+    let all = {
         let r =
             parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(original_object.clone()).unwrap();
         let schema = r.schema().clone();
-        let batches: Vec<_> = r.with_row_groups(vec![i]).build().unwrap().map(|b| b.unwrap()).collect();
+        let batches: Vec<_> = r.build().unwrap().map(|b| b.unwrap()).collect();
         arrow::compute::concat_batches(&schema, &batches).unwrap()
     };
-    let batches: Vec<_> = (0..3).map(group).collect();
-    let schema = batches[0].schema();
+    // The second source starts at row `compacted.row_offset` of some source: drop its first
+    // row and repeat the object's last row, so the row count still matches.
+    let second =
+        index.all().await.unwrap().iter().filter_map(|s| s.compacted_object.clone()).find(|c| c.row_offset > 0);
+    let cut = second.unwrap().row_offset as usize;
+    let n = all.num_rows();
+    let forged_rows = arrow::compute::concat_batches(
+        &all.schema(),
+        &[all.slice(0, cut), all.slice(cut + 1, n - cut - 1), all.slice(n - 1, 1)],
+    )
+    .unwrap();
     let mut forged = Vec::new();
     {
-        let mut pw = parquet::arrow::ArrowWriter::try_new(&mut forged, schema, None).unwrap();
-        for (i, b) in batches.iter().enumerate() {
-            pw.write(&if i == 1 { b.slice(1, b.num_rows() - 1) } else { b.clone() }).unwrap();
-            pw.flush().unwrap();
-        }
+        let mut pw = parquet::arrow::ArrowWriter::try_new(&mut forged, all.schema(), None).unwrap();
+        pw.write(&forged_rows).unwrap();
         pw.close().unwrap();
     }
     let mut record: serde_json::Value = serde_json::from_slice(&original_record).unwrap();
@@ -261,7 +273,11 @@ pub async fn derived_data_tampering_is_detected(b: Backend) {
     store.put(&record_path, PutPayload::from(serde_json::to_vec(&record).unwrap())).await.unwrap();
     let report = verify_with(&t.lake, &key).await;
     assert!(kinds(&report).contains(&ProblemKind::CompactionMismatch), "{:#?}", report.problems);
-    assert!(report.problems.iter().any(|p| p.detail.contains("row group 1")), "{:#?}", report.problems);
+    assert!(
+        report.problems.iter().any(|p| p.detail.contains(&format!("rows {cut}.. of row group 0 do not hold"))),
+        "{:#?}",
+        report.problems
+    );
     store.put(&Path::from(compacted.path.as_str()), PutPayload::from(original_object.clone())).await.unwrap();
     store.put(&record_path, PutPayload::from(original_record.clone())).await.unwrap();
     assert!(verify_with(&t.lake, &key).await.ok());
