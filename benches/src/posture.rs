@@ -353,10 +353,25 @@ async fn run_tarn(lake: &Lake, p: &Params, reps: usize) -> anyhow::Result<(f64, 
 }
 
 /// The same questions on Ballista: a scheduler and an executor in this process.
+/// A question that fails (or exceeds 60 s) is reported, not fatal: its entry is an error.
 async fn run_ballista(lake: &Lake, p: &Params, reps: usize) -> anyhow::Result<BTreeMap<String, (f64, Value)>> {
     let index = CatalogIndex::open(lake).await?;
-    let engine = QueryEngine::ballista(index, QueryOptions::default(), None).await?;
-    run_questions(&engine, p, reps, "ballista").await
+    let opts = QueryOptions { timeout: std::time::Duration::from_secs(60), ..QueryOptions::default() };
+    let engine = QueryEngine::ballista(index, opts, None).await?;
+    let mut out = BTreeMap::new();
+    for (q, sql) in tarn_questions(p)? {
+        match time_sql(reps, || async { Ok(engine.sql(&sql).await?) }).await {
+            Ok((secs, batches)) => {
+                eprintln!("  ballista {q}: {:.2} ms", secs * 1e3);
+                out.insert(q.to_string(), (secs, summarize(q, &batches)));
+            }
+            Err(e) => {
+                eprintln!("  ballista {q}: failed: {e}");
+                out.insert(q.to_string(), (f64::NAN, json!({"error": e.to_string()})));
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn run_questions(
@@ -554,6 +569,9 @@ async fn main() -> anyhow::Result<()> {
             .map(|q| {
                 let (s, ans) = &b[*q];
                 let (tc, answer_c) = &tarn_after[*q];
+                if ans.get("error").is_some() {
+                    return format!("{q} failed ({})", ans["error"].as_str().unwrap_or_default());
+                }
                 let same = agrees(answer_c, ans);
                 if !same {
                     eprintln!("DISAGREE {q} ballista: tarn {answer_c} vs {ans}");

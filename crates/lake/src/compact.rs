@@ -2,12 +2,13 @@
 //!
 //! Agents write a small object per cluster per cycle; range questions over weeks then open
 //! thousands of files. Compaction copies the rows of one cluster-day's snapshots, unchanged and
-//! in order, into `compacted/cluster=<c>/date=<d>/<id>.parquet` (one row group per snapshot) and
-//! records what it was built from in `_tarn/compactions/...json`. The signed originals stay where
-//! they are and remain the evidence: the compacted object is derived data, recorded in the
-//! catalog checkpoint so readers can use it, and `tarn evidence verify` proves each one holds
-//! exactly its sources' rows. It lives outside `evaluations/`, so engines reading the Hive layout
-//! directly never count a row twice.
+//! in order, into `compacted/cluster=<c>/date=<d>/<id>.parquet` (sources packed into row groups
+//! of about a million rows, so usually one) and records what it was built from in
+//! `_tarn/compactions/...json`. The signed originals stay where they are and remain the
+//! evidence: the compacted object is derived data, recorded in the catalog checkpoint so readers
+//! can use it, and `tarn evidence verify` proves each one holds exactly its sources' rows. It
+//! lives outside `evaluations/`, so engines reading the Hive layout directly never count a row
+//! twice.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
