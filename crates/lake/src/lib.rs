@@ -37,6 +37,7 @@ mod error;
 pub mod index;
 pub mod log;
 pub mod paths;
+pub mod reports;
 mod store;
 pub mod verify;
 mod writer;

@@ -72,7 +72,7 @@ impl<'a> State<'a> {
         }
     }
 
-    fn check_entry(
+    pub(super) fn check_entry(
         &mut self,
         cluster: &ClusterName,
         raw: &RawEntry,
@@ -181,7 +181,7 @@ impl<'a> State<'a> {
         self.referenced.insert(rec.object_path.clone());
         if from.is_none_or(|f| rec.observed_at >= f) && to.is_none_or(|t| rec.observed_at <= t) {
             self.to_hash.push(ObjectCheck {
-                cluster: cluster.to_string(),
+                cluster: Some(cluster.to_string()),
                 path: Path::from(rec.object_path.as_str()),
                 size: rec.object_size,
                 sha256: rec.object_sha256.clone(),
@@ -192,7 +192,7 @@ impl<'a> State<'a> {
 
 /// What an entry's predecessor link is checked against.
 #[derive(Debug, Clone, Copy)]
-enum Link<'a> {
+pub(super) enum Link<'a> {
     /// Entry 1: there is no predecessor.
     First,
     /// The predecessor's digest.

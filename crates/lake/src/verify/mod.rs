@@ -34,6 +34,7 @@ use crate::store::Lake;
 mod derived;
 mod entry;
 mod objects;
+mod reports;
 
 /// What is wrong with an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -86,6 +87,9 @@ pub struct Witness {
     #[serde(default)]
     pub lake_id: Option<String>,
     pub heads: BTreeMap<String, WitnessHead>,
+    /// The newest entry of the report log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<WitnessHead>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +135,8 @@ pub struct VerifyReport {
     pub key_ids: Vec<String>,
     pub clusters: usize,
     pub entries: u64,
+    /// Entries of the report log (each a signed, committed compliance report).
+    pub reports: u64,
     pub objects_hashed: u64,
     pub bytes_hashed: u64,
     pub problems: Vec<Problem>,
@@ -172,6 +178,8 @@ pub async fn verify(lake: &Lake, opts: &VerifyOptions) -> Result<VerifyReport> {
     // mistaken for an orphan.
     let objects: Vec<object_store::ObjectMeta> =
         lake.store().list(Some(&Path::from(paths::EVALUATIONS_PREFIX))).try_collect().await?;
+    let report_objects: Vec<object_store::ObjectMeta> =
+        lake.store().list(Some(&Path::from(crate::reports::REPORTS_PREFIX))).try_collect().await?;
 
     let all_clusters = log::list_clusters(lake).await?;
     let wanted = |name: &str| opts.clusters.as_ref().is_none_or(|want| want.iter().any(|c| c.as_str() == name));
@@ -213,7 +221,12 @@ pub async fn verify(lake: &Lake, opts: &VerifyOptions) -> Result<VerifyReport> {
         logs.insert(cluster.clone(), raws);
     }
     report.problems.append(&mut state.problems);
-    let to_hash = state.to_hash;
+    let mut to_hash = state.to_hash;
+    if opts.clusters.is_none() {
+        to_hash.extend(
+            reports::check(lake, &descriptor.lake_id, &keys, opts, &report_objects, started, &mut report).await?,
+        );
+    }
     objects::hash_objects(lake, to_hash, &mut report).await;
     check_unreferenced(lake, opts, objects, &mut state.referenced, &tails, started, &mut report).await?;
     derived::check(lake, &logs, &mut report).await?;
@@ -354,4 +367,72 @@ async fn lake_keys(lake: &Lake, report: &mut VerifyReport) -> Result<Vec<PublicK
         }
     }
     Ok(keys)
+}
+
+/// What checking one snapshot's log entry and object found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotCheck {
+    pub cluster: ClusterName,
+    pub seq: u64,
+    /// The key that verified the signature, when one did.
+    pub key_id: Option<String>,
+    /// Empty when the entry's signature, signed content and object digest all verify.
+    pub problems: Vec<String>,
+}
+
+impl SnapshotCheck {
+    pub fn verified(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Verifies the given snapshots' log entries (signature, signed content, stored position, the
+/// entry digest the catalog recorded) and re-hashes their objects, without walking whole logs.
+/// `wanted`: (cluster, seq, `sha256:` of the entry as the catalog recorded it).
+pub async fn verify_snapshots(
+    lake: &Lake,
+    keys: &[PublicKey],
+    wanted: &[(ClusterName, u64, String)],
+) -> Result<Vec<SnapshotCheck>> {
+    use futures::StreamExt;
+    let descriptor = lake.require_descriptor().await?;
+    let raws: Vec<Result<Option<RawEntry>>> = futures::stream::iter(wanted.iter().cloned())
+        .map(|(c, seq, _)| async move { log::get_entry(lake, &c, seq).await })
+        .buffered(16)
+        .collect()
+        .await;
+    let mut state = entry::State::new(&descriptor.lake_id, keys);
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut by_object: HashMap<String, usize> = HashMap::new();
+    for ((cluster, seq, entry_sha), raw) in wanted.iter().zip(raws) {
+        let mut check = SnapshotCheck { cluster: cluster.clone(), seq: *seq, key_id: None, problems: Vec::new() };
+        match raw? {
+            None => check.problems.push(format!("log entry {} is missing", paths::log_entry(cluster, *seq))),
+            Some(raw) => {
+                if &raw.sha256 != entry_sha {
+                    check
+                        .problems
+                        .push(format!("log entry {} is {} but the catalog recorded {entry_sha}", raw.path, raw.sha256));
+                }
+                by_object.insert(raw.path.to_string(), out.len());
+                match raw.parse() {
+                    Err(e) => check.problems.push(e.to_string()),
+                    Ok(e) => {
+                        check.key_id = tarn_trust::bundle::verify_bundle(&e.bundle, keys).ok().map(|v| v.key_id);
+                        by_object.insert(e.snapshot.object_path.clone(), out.len());
+                        state.check_entry(cluster, &raw, &e, entry::Link::Unknown, None, None);
+                    }
+                }
+            }
+        }
+        out.push(check);
+    }
+    let mut scratch = VerifyReport::default();
+    objects::hash_objects(lake, std::mem::take(&mut state.to_hash), &mut scratch).await;
+    for p in state.problems.into_iter().chain(scratch.problems) {
+        if let Some(&i) = by_object.get(&p.object) {
+            out[i].problems.push(format!("{:?}: {}", p.kind, p.detail));
+        }
+    }
+    Ok(out)
 }

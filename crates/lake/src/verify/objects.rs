@@ -9,7 +9,7 @@ use super::{Problem, ProblemKind, VerifyReport};
 use crate::store::Lake;
 
 pub(super) struct ObjectCheck {
-    pub cluster: String,
+    pub cluster: Option<String>,
     pub path: Path,
     pub size: u64,
     pub sha256: String,
@@ -42,7 +42,7 @@ pub(super) async fn hash_objects(lake: &Lake, checks: Vec<ObjectCheck>, report: 
         .collect()
         .await;
     for (c, r) in results {
-        let p = |kind, detail| Problem { kind, cluster: Some(c.cluster.clone()), object: c.path.to_string(), detail };
+        let p = |kind, detail| Problem { kind, cluster: c.cluster.clone(), object: c.path.to_string(), detail };
         match r {
             Ok((size, sha)) => {
                 report.objects_hashed += 1;
