@@ -52,6 +52,10 @@ kubectl get pods -A -o json > pods.json && tarn eval --framework pss-baseline@v1
     /// Maintain a lake: catalog checkpoints, compaction, status.
     #[command(subcommand)]
     Lake(LakeCommand),
+    /// Compliance reports (SLSA, CIS, PSS, custom) as PDF and CSV, signed into the lake;
+    /// on demand or on a schedule.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
     /// Run the query engine scaled out: Ballista scheduler and executor processes over a lake.
     #[command(
         subcommand,
@@ -71,6 +75,10 @@ pub struct QuickstartArgs {
     /// Directory for the demo lake (must be empty or absent).
     #[arg(long, default_value = "./tarn-lake", value_name = "DIR")]
     pub lake: PathBuf,
+    /// Directory for the demo's compliance report (PDF and CSV); default: tarn-reports beside
+    /// the lake.
+    #[arg(long, value_name = "DIR")]
+    pub reports: Option<PathBuf>,
     /// Directory with the demo fleet (defaults to the one bundled in the source tree).
     #[arg(long, hide = true, env = "TARN_QUICKSTART_FIXTURES")]
     pub fixtures: Option<PathBuf>,
@@ -636,6 +644,160 @@ pub struct PolicyTestArgs {
     /// Sigstore trusted root for keyless authorities (default: public-good, built in).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportsCommand {
+    /// Generate one report for a framework over a time range, as PDF or CSV, and commit it
+    /// to the lake with a signature.
+    #[command(after_help = "The posture is the one as of --to; the trend covers --from..--to; change is measured \
+against --from. CSV writes one file per section into the --out directory (columns: schemas/report-csv.v1.md).\n\n\
+Examples:\n  tarn reports generate --lake ./tarn-lake --framework cis-k8s --from 2026-03-01 --to 2026-04-01 \\\n    \
+--format pdf --out cis-march.pdf --key cosign.key --verify-key cosign.pub\n  \
+tarn reports generate --framework pss-restricted --group /acme/prod --from 2026-03-01 --to now --format csv \\\n    \
+--out reports/pss-prod/ --key cosign.key\n  \
+tarn reports generate --framework slsa --cluster prod-eu-1 --from 2026-03-01 --to 2026-03-08 --out slsa.pdf --no-lake")]
+    Generate(ReportGenerateArgs),
+    /// List the reports committed to a lake (newest last).
+    List(ReportListArgs),
+    /// Report schedules: YAML jobs with cron expressions, run on time, caught up after downtime.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Check a schedule file and show each job's next due time.
+    #[command(after_help = "Example schedule (reports/schedules.example.yaml):\n\n\
+timezone: Europe/Berlin\njobs:\n  - name: weekly-cis-prod\n    cron: \"0 6 * * MON\"\n    framework: cis-k8s\n    \
+scope: group:/acme/prod\n    range: previous week\n    formats: [pdf, csv]\n    output: ./reports/{job}/{date}")]
+    Validate(ScheduleValidateArgs),
+    /// Run the jobs that are due (catching up on missed ones), then keep running them on time
+    /// (or stop with --once). Each due time runs exactly once per lake, recorded under
+    /// _tarn/schedules/.
+    Run(ScheduleRunArgs),
+    /// Show the recorded runs of each job.
+    History(ScheduleHistoryArgs),
+}
+
+/// Query engine options for reports.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportEngineArgs {
+    /// Where the queries run: embedded, ballista://HOST:PORT or ballista-standalone.
+    #[arg(long, default_value = "embedded", env = "TARN_ENGINE", value_parser = parse_engine, value_name = "ENGINE")]
+    pub engine: Engine,
+    /// A cluster whose newest snapshot at a point in time is older than this is stale.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub stale_after: std::time::Duration,
+    /// Memory limit per query, in MiB.
+    #[arg(long, default_value_t = 2048, env = "TARN_QUERY_MEMORY_MB")]
+    pub memory_mb: usize,
+    /// Time limit per query, in seconds.
+    #[arg(long, default_value_t = 600, env = "TARN_QUERY_TIMEOUT_SECS")]
+    pub timeout_secs: u64,
+}
+
+/// Signing and verification keys for reports.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportKeyArgs {
+    /// Private key (cosign PEM) that signs the report into the lake.
+    #[arg(long, env = "TARN_KEY", value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Environment variable holding the key's password.
+    #[arg(long, default_value = "COSIGN_PASSWORD", value_name = "VAR")]
+    pub password_env: String,
+    /// Public key(s) the snapshots' signatures are verified with (repeatable). Default: the
+    /// keys stored in the lake, which the report then names as its trust anchor.
+    #[arg(long = "verify-key", value_name = "PUB")]
+    pub verify_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportGenerateArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Framework: cis-k8s, pss-baseline, pss-restricted, slsa, image-policy, or a custom one.
+    #[arg(long, value_name = "FRAMEWORK")]
+    pub framework: String,
+    /// Only this group and its descendants.
+    #[arg(long, value_name = "GROUP", conflicts_with = "cluster")]
+    pub group: Option<String>,
+    /// Only this cluster.
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+    /// Start of the range (RFC 3339, a date = midnight UTC, or now).
+    #[arg(long, value_parser = parse_time_arg)]
+    pub from: DateTime<Utc>,
+    /// End of the range; the posture is the one as of this time.
+    #[arg(long, value_parser = parse_time_arg, default_value = "now")]
+    pub to: DateTime<Utc>,
+    #[arg(long, value_enum, default_value = "pdf")]
+    pub format: ReportFormat,
+    /// PDF: the file to write. CSV: the directory to write the section files into.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: PathBuf,
+    /// Trend bucket (default: hourly up to 2 days, daily up to 120 days, then weekly).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub bucket: Option<std::time::Duration>,
+    /// Write the files only; do not commit the report to the lake.
+    #[arg(long)]
+    pub no_lake: bool,
+    #[command(flatten)]
+    pub keys: ReportKeyArgs,
+    #[command(flatten)]
+    pub engine: ReportEngineArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Pdf,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportListArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScheduleValidateArgs {
+    /// Schedule file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub schedule: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScheduleRunArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Schedule file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub schedule: PathBuf,
+    /// Run what is due now, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// At most this many missed due times per job are caught up (the newest); older ones are
+    /// logged and skipped.
+    #[arg(long, default_value_t = 10)]
+    pub max_catch_up: usize,
+    #[command(flatten)]
+    pub keys: ReportKeyArgs,
+    #[command(flatten)]
+    pub engine: ReportEngineArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScheduleHistoryArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Schedule file (YAML) naming the jobs.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: PathBuf,
     #[arg(long, value_enum, default_value = "table")]
     pub format: SummaryFormat,
 }

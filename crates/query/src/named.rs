@@ -17,6 +17,15 @@ pub const NAMED: &[(&str, &str)] = &[
     ("posture_diff", include_str!("../../../queries/posture_diff.sql")),
     ("posture_summary", include_str!("../../../queries/posture_summary.sql")),
     ("stale_clusters", include_str!("../../../queries/stale_clusters.sql")),
+    ("report_summary", include_str!("../../../queries/report_summary.sql")),
+    ("report_controls", include_str!("../../../queries/report_controls.sql")),
+    ("report_catalog", include_str!("../../../queries/report_catalog.sql")),
+    ("report_clusters", include_str!("../../../queries/report_clusters.sql")),
+    ("report_trend", include_str!("../../../queries/report_trend.sql")),
+    ("report_findings", include_str!("../../../queries/report_findings.sql")),
+    ("report_first_failing", include_str!("../../../queries/report_first_failing.sql")),
+    ("report_snapshots", include_str!("../../../queries/report_snapshots.sql")),
+    ("report_range_snapshots", include_str!("../../../queries/report_range_snapshots.sql")),
 ];
 
 /// A parsed named query.

@@ -66,6 +66,9 @@ which anyone able to write the lake can replace",
         let mut merged = opts.witness.clone().unwrap_or_default();
         merged.lake_id.clone_from(&report.witness.lake_id);
         merged.heads.extend(report.witness.heads.clone());
+        if report.witness.reports.is_some() {
+            merged.reports.clone_from(&report.witness.reports);
+        }
         std::fs::write(p, serde_json::to_vec_pretty(&merged)?)
             .with_context(|| format!("cannot write witness {}", p.display()))?;
     }
@@ -99,6 +102,9 @@ damage, not tampering by anyone able to write the lake"
                 report.bytes_hashed,
                 report.problems.len()
             );
+            if report.reports > 0 {
+                println!("{} signed reports checked (chain, signatures, files)", report.reports);
+            }
         }
     }
     Ok(if report.ok() { exit::OK } else { exit::FAILED })
@@ -210,7 +216,7 @@ pub async fn trend(a: TrendArgs) -> anyhow::Result<u8> {
 }
 
 /// The controls table: every control of the built-in catalogs.
-fn catalog_controls() -> Vec<ControlInfo> {
+pub(crate) fn catalog_controls() -> Vec<ControlInfo> {
     tarn_eval::catalog::builtin_controls()
         .into_iter()
         .map(|c| ControlInfo {

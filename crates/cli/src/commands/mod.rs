@@ -1,18 +1,19 @@
 use crate::cli::{
     AgentCommand, BenchCommand, Command, EngineCommand, EvidenceCommand, KeysCommand, LakeCommand, PoliciesCommand,
-    TrustCommand,
+    ReportsCommand, ScheduleCommand, TrustCommand,
 };
 
 mod agent;
 mod bench;
 mod engine;
 mod eval;
-mod evidence;
+pub(crate) mod evidence;
 mod keys;
 mod lake;
 mod policies;
 mod policy;
 mod quickstart;
+pub(crate) mod reports;
 pub mod trust;
 
 /// Runs a command and returns its exit code.
@@ -37,5 +38,10 @@ pub async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Keys(KeysCommand::Generate(a)) => keys::generate(a),
         Command::Policies(PoliciesCommand::Test(a)) => policies::test(a).await,
         Command::Trust(TrustCommand::VerifyBundle(a)) => trust::verify_bundle(a),
+        Command::Reports(ReportsCommand::Generate(a)) => reports::generate(a).await,
+        Command::Reports(ReportsCommand::List(a)) => reports::list(a).await,
+        Command::Reports(ReportsCommand::Schedule(ScheduleCommand::Validate(a))) => reports::validate(a),
+        Command::Reports(ReportsCommand::Schedule(ScheduleCommand::Run(a))) => reports::run(a).await,
+        Command::Reports(ReportsCommand::Schedule(ScheduleCommand::History(a))) => reports::history(a).await,
     }
 }

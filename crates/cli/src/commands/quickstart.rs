@@ -177,7 +177,8 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
 
     // Fold the logs into a catalog checkpoint, as agents do every few dozen commits.
     tarn_lake::write_checkpoint(&lake, &clock, &Default::default()).await?;
-    let report = tarn_lake::verify::verify(&lake, &VerifyOptions { keys: vec![public], ..Default::default() }).await?;
+    let report =
+        tarn_lake::verify::verify(&lake, &VerifyOptions { keys: vec![public.clone()], ..Default::default() }).await?;
     if !report.ok() {
         for p in &report.problems {
             eprintln!("  {:?} {}: {}", p.kind, p.object, p.detail);
@@ -189,11 +190,44 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
         report.entries, report.objects_hashed, report.bytes_hashed
     );
 
-    let engine = QueryEngine::open(&lake, QueryOptions::default()).await?;
+    let engine = QueryEngine::open(&lake, QueryOptions::default())
+        .await?
+        .with_controls(&crate::commands::evidence::catalog_controls())?;
     let summary = tarn_query::named::named("posture_summary")?.render(&Default::default())?;
     let batches = engine.sql(&summary).await?;
     println!("\nPosture now (latest snapshot per cluster):");
     println!("{}", render(&batches, OutputFormat::Table)?);
+    // A compliance report over the demo's whole history, signed into the lake like any other.
+    let reports_dir = a.reports.clone().unwrap_or_else(|| {
+        a.lake.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("tarn-reports")
+    });
+    let req = tarn_reports::ReportRequest {
+        framework: "cis-k8s".into(),
+        scope: tarn_reports::ReportScope::Fleet,
+        from: first_day.and_hms_opt(0, 0, 0).context("midnight")?.and_utc(),
+        to: now,
+        bucket: None,
+        keys: vec![public.clone()],
+    };
+    let formats = [tarn_reports::publish::Format::Pdf, tarn_reports::publish::Format::Csv];
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (report, rendered, committed) =
+        crate::commands::reports::produce(&engine, &lake, &req, &formats, Some(&key), None, tty).await?;
+    let pdf = reports_dir.join("cis-k8s.pdf");
+    let csv = reports_dir.join("cis-k8s-csv");
+    crate::commands::reports::write_local(&rendered, formats[0], &pdf)?;
+    crate::commands::reports::write_local(&rendered, formats[1], &csv)?;
+    println!(
+        "\nCIS Kubernetes report, {} to {}: compliance {}, {} findings, signed into the lake as {}",
+        report.meta.from,
+        report.meta.to,
+        tarn_reports::csv::pct(report.summary.compliance_pct),
+        report.summary.findings,
+        committed.map(|c| c.entry_path.to_string()).unwrap_or_default()
+    );
+    println!("  PDF: {}", pdf.display());
+    println!("  CSV: {}/ (summary, controls, trend, clusters, findings, evidence)", csv.display());
+
     let lake_arg = a.lake.display();
     println!("\nLake: {}", lake.url());
     println!("Next:");

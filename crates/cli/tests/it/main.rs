@@ -12,5 +12,6 @@ mod posture;
 mod query;
 mod quickstart;
 mod quickstart_evidence;
+mod reports;
 mod scan;
 mod trust_cli;

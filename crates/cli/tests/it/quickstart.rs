@@ -9,6 +9,12 @@ fn quickstart_builds_a_verified_lake_and_summary() {
     let lake_s = lake.to_str().unwrap();
     let out = ok(&run(&["evidence", "verify", "--lake", lake_s, "--key", demo_pub().to_str().unwrap()]));
     assert!(out.contains("VERIFIED"), "{out}");
+    // The quickstart ends with a signed CIS report, as PDF and CSV beside the lake.
+    assert!(out.contains("1 signed reports checked"), "{out}");
+    let reports = lake.parent().unwrap().join("tarn-reports");
+    assert!(std::fs::read(reports.join("cis-k8s.pdf")).unwrap().starts_with(b"%PDF-"));
+    let summary = std::fs::read_to_string(reports.join("cis-k8s-csv/summary.csv")).unwrap();
+    assert!(summary.starts_with("format_version,framework,") && summary.contains(",cis-k8s,"), "{summary}");
     let snapshots: u64 = query_scalar(lake_s, "select count(*) from snapshots").parse().unwrap();
     let clusters: u64 = query_scalar(lake_s, "select count(distinct cluster) from snapshots").parse().unwrap();
     let groups: u64 = query_scalar(lake_s, "select count(distinct group_path) from snapshots").parse().unwrap();
