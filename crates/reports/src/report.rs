@@ -310,7 +310,7 @@ pub struct QueryText {
 }
 
 /// Progress steps, for a progress bar.
-pub const STEPS: u64 = 9;
+pub const STEPS: u64 = 12;
 
 /// Runs the report's queries and assembles the report. `progress(step_done, label)` is called
 /// after each step. The engine should hold the `controls` catalog (`with_controls`).

@@ -367,8 +367,19 @@ pub async fn run(a: ScheduleRunArgs) -> anyhow::Result<u8> {
         let now = Utc::now();
         // A fresh engine per cycle sees the snapshots committed since the last one.
         let mut engine_cache: Option<QueryEngine> = None;
+        let mut retry_soon = false;
         for job in &jobs {
-            let (due, skipped) = schedule::pending(&lake, job, now, a.max_catch_up).await?;
+            // Storage trouble never stops a long-running scheduler: it is logged and the job
+            // is looked at again shortly (nothing is lost: due times stay due until claimed).
+            let (due, skipped) = match schedule::pending(&lake, job, now, a.max_catch_up).await {
+                Ok(p) => p,
+                Err(e) if !a.once => {
+                    eprintln!("{}: cannot read its run records ({e}); retrying in a minute", job.name);
+                    retry_soon = true;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if !skipped.is_empty() {
                 eprintln!(
                     "{}: {} missed due time(s) from {} to {} are older than --max-catch-up {} and were skipped",
@@ -382,16 +393,21 @@ pub async fn run(a: ScheduleRunArgs) -> anyhow::Result<u8> {
             for d in due {
                 let engine = match &engine_cache {
                     Some(e) => e,
-                    None => engine_cache.insert(engine(&a.lake, &a.engine).await?),
+                    None => match engine(&a.lake, &a.engine).await {
+                        Ok(e) => engine_cache.insert(e),
+                        Err(e) if !a.once => {
+                            eprintln!("cannot open the query engine ({e:#}); retrying in a minute");
+                            retry_soon = true;
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    },
                 };
                 // A failing job never stops the scheduler: it is recorded and the next runs on.
-                match run_due(engine, &lake, &key, &keys, job, d).await {
-                    Ok(true) => {}
-                    Ok(false) => {}
-                    Err(e) => {
-                        failures += 1;
-                        eprintln!("{}: could not record the run due {d}: {e:#}", job.name);
-                    }
+                if let Err(e) = run_due(engine, &lake, &key, &keys, job, d).await {
+                    failures += 1;
+                    retry_soon = true;
+                    eprintln!("{}: could not record the run due {d}: {e:#}", job.name);
                 }
             }
         }
@@ -400,9 +416,12 @@ pub async fn run(a: ScheduleRunArgs) -> anyhow::Result<u8> {
             return Ok(if failed == 0 { exit::OK } else { exit::FAILED });
         }
         let next = jobs.iter().filter_map(|j| j.next_after(Utc::now())).min();
-        let wait = next.map_or(Duration::from_secs(3600), |n| {
+        let mut wait = next.map_or(Duration::from_secs(3600), |n| {
             (n - Utc::now()).to_std().unwrap_or_default().min(Duration::from_secs(3600)) + Duration::from_millis(200)
         });
+        if retry_soon {
+            wait = wait.min(Duration::from_secs(60));
+        }
         tracing::info!(next = ?next, "waiting for the next due time");
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

@@ -556,3 +556,37 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_report_computed_on_ballista_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    copy_dir(&fixtures().join("golden").join(ALL), &lake);
+    let mut outs = Vec::new();
+    for engine in ["embedded", "ballista-standalone"] {
+        let out = dir.path().join(engine);
+        ok(&run(&[
+            "reports",
+            "generate",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--framework",
+            "cis-k8s",
+            "--from",
+            "2026-02-01T12:00:00Z",
+            "--to",
+            "2026-02-03",
+            "--format",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+            "--no-lake",
+            "--engine",
+            engine,
+        ]));
+        outs.push(out);
+    }
+    for (name, _) in tarn_reports::csv::SECTIONS {
+        assert_eq!(std::fs::read(outs[0].join(name)).unwrap(), std::fs::read(outs[1].join(name)).unwrap(), "{name}");
+    }
+}
