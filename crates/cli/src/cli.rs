@@ -733,6 +733,7 @@ pub struct ReportGenerateArgs {
     /// End of the range; the posture is the one as of this time.
     #[arg(long, value_parser = parse_time_arg, default_value = "now")]
     pub to: DateTime<Utc>,
+    /// Output format: a PDF document, or CSV (one file per section).
     #[arg(long, value_enum, default_value = "pdf")]
     pub format: ReportFormat,
     /// PDF: the file to write. CSV: the directory to write the section files into.

@@ -590,3 +590,58 @@ fn a_report_computed_on_ballista_is_byte_identical() {
         assert_eq!(std::fs::read(outs[0].join(name)).unwrap(), std::fs::read(outs[1].join(name)).unwrap(), "{name}");
     }
 }
+
+#[test]
+fn reports_on_an_s3_lake_are_committed_and_verified() {
+    let (Ok(endpoint), Ok(bucket)) = (std::env::var("TARN_TEST_S3_ENDPOINT"), std::env::var("TARN_TEST_S3_BUCKET"))
+    else {
+        assert!(std::env::var("TARN_REQUIRE_S3").is_err(), "TARN_REQUIRE_S3 is set but no S3 endpoint is configured");
+        eprintln!("SKIPPED: S3 not configured");
+        return;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let lake = format!("s3://{bucket}/cli-reports/{nanos}");
+    let s3 = ["--s3-endpoint", endpoint.as_str(), "--allow-http"];
+    let (key, public) = golden_key();
+    let shop = fixtures().join("quickstart/base/shop");
+    for at in ["2026-01-05T06:00:00Z", "2026-01-06T06:00:00Z"] {
+        let o = tarn()
+            .args(["agent", "scan", "--lake", &lake, "--cluster", "delta", "--group", "/s3", "--inventory"])
+            .arg(&shop)
+            .args(["--key", key.to_str().unwrap(), "--at", at, "--framework", "pss-restricted"])
+            .args(s3)
+            .env("COSIGN_PASSWORD", "")
+            .output()
+            .unwrap();
+        ok(&o);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("csv");
+    let o = tarn()
+        .args([
+            "reports",
+            "generate",
+            "--lake",
+            &lake,
+            "--framework",
+            "pss-restricted",
+            "--from",
+            "2026-01-05T12:00:00Z",
+        ])
+        .args(["--to", "2026-01-07", "--format", "csv", "--out", out.to_str().unwrap()])
+        .args(["--key", key.to_str().unwrap(), "--verify-key", public.to_str().unwrap()])
+        .args(s3)
+        .env("COSIGN_PASSWORD", "")
+        .output()
+        .unwrap();
+    assert!(ok(&o).contains("committed report"), "{}", stdout(&o));
+    let summary = read_csv(&out.join("summary.csv"));
+    // quickstart shop: frontend (capabilities, seccomp) and redis (4) fail restricted.
+    assert_eq!(summary[0]["findings"], "6");
+    // Both scans are used (the posture at the range's start and end), both verified.
+    assert_eq!(summary[0]["snapshots_verified"], "2");
+    let mut args = vec!["evidence", "verify", "--lake", &lake, "--key", public.to_str().unwrap()];
+    args.extend(s3);
+    let v = ok(&run(&args));
+    assert!(v.contains("VERIFIED") && v.contains("1 signed reports checked"), "{v}");
+}
