@@ -52,7 +52,7 @@ con = duckdb.connect()
 runs, answer = [], None
 for _ in range(max(1, int(P.get("reps", 3)))):
     t = time.perf_counter()
-    answer = con.sql(SQL).fetchone()
+    answer = con.execute(SQL).fetchall()[0]
     runs.append(time.perf_counter() - t)
 print(json.dumps({"duckdb": {"median_s": statistics.median(runs), "runs": runs, "findings": answer[0],
                              "compliance_pct": answer[1]}}))

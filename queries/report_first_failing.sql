@@ -1,27 +1,16 @@
--- Report: when each (workload, container, control) failing at the range's end started its unbroken failing run within the range.
+-- Report: per (workload, container, control) failing in the range, its last non-failing and first failing evaluation in the range.
 -- param: from
 -- param: to
 -- param: framework
 -- param: scope = ''
 --
--- A row passes, warns or is skipped: the run is broken there. The first failing evaluation after
--- the last non-failing one starts the run; a run that began before `from` starts at the range's
--- first snapshot (the report marks it "before the range" when that is the range's first snapshot).
-WITH h AS (
-  SELECT cluster, namespace, workload_kind, workload_name, container, control_id, observed_at,
-         status IN ('fail', 'error') AS failing
-  FROM posture_between(${from}, ${to}, ${scope})
-  WHERE framework = ${framework}
-),
-ok AS (
-  SELECT cluster, namespace, workload_kind, workload_name, container, control_id, max(observed_at) AS last_ok
-  FROM h WHERE NOT failing
-  GROUP BY cluster, namespace, workload_kind, workload_name, container, control_id
-)
-SELECT h.cluster, h.namespace, h.workload_kind, h.workload_name, h.container, h.control_id,
-       min(h.observed_at) AS first_failing
-FROM h LEFT JOIN ok
-  ON h.cluster = ok.cluster AND h.namespace = ok.namespace AND h.workload_kind = ok.workload_kind
- AND h.workload_name = ok.workload_name AND h.container = ok.container AND h.control_id = ok.control_id
-WHERE h.failing AND (ok.last_ok IS NULL OR h.observed_at > ok.last_ok)
-GROUP BY h.cluster, h.namespace, h.workload_kind, h.workload_name, h.container, h.control_id
+-- The report dates a finding's failing run from these: it starts at the cluster's first snapshot
+-- after `last_ok` (the last evaluation that did not fail or error), or at `first_failing` when
+-- nothing passed in the range (then the run may be older than the range). One pass, one grouping.
+SELECT cluster, namespace, workload_kind, workload_name, container, control_id,
+       max(observed_at) FILTER (WHERE status NOT IN ('fail', 'error')) AS last_ok,
+       min(observed_at) FILTER (WHERE status IN ('fail', 'error')) AS first_failing
+FROM posture_between(${from}, ${to}, ${scope})
+WHERE framework = ${framework}
+GROUP BY cluster, namespace, workload_kind, workload_name, container, control_id
+HAVING min(observed_at) FILTER (WHERE status IN ('fail', 'error')) IS NOT NULL

@@ -371,9 +371,9 @@ pub async fn build(
     )?;
 
     // --- findings, with the start of their failing run ---
-    let first_map = first_failing(&first)?;
-    let range_first = range_first_observed(&range)?;
-    let findings = read_findings(&findings, &first_map, &range_first)?;
+    let observed = range_observed(&range)?;
+    let first_map = first_failing(&first, &observed)?;
+    let findings = read_findings(&findings, &first_map)?;
     let versions: Vec<String> = {
         let mut v: Vec<String> = findings.iter().map(|f| f.framework_version.clone()).collect();
         v.sort();
@@ -539,7 +539,14 @@ fn one_score(f: &Frame) -> Result<Score, ReportError> {
 
 type ResourceKey = (String, String, String, String, String, String);
 
-fn first_failing(f: &Frame) -> Result<HashMap<ResourceKey, DateTime<Utc>>, ReportError> {
+/// When each failing (workload, container, control) started its current run, from the last
+/// evaluation in the range that did not fail (`last_ok`) and the cluster's snapshot times: the
+/// run starts at the cluster's first snapshot after `last_ok`, or at the first failing
+/// evaluation when nothing passed in the range (`true`: the run may be older than the range).
+fn first_failing(
+    f: &Frame,
+    snapshots: &HashMap<String, Vec<DateTime<Utc>>>,
+) -> Result<HashMap<ResourceKey, (DateTime<Utc>, bool)>, ReportError> {
     let (c, n, k, w, ct, ctl) = (
         f.strings("cluster")?,
         f.strings("namespace")?,
@@ -548,11 +555,22 @@ fn first_failing(f: &Frame) -> Result<HashMap<ResourceKey, DateTime<Utc>>, Repor
         f.strings("container")?,
         f.strings("control_id")?,
     );
-    let t = f.times("first_failing")?;
+    let (last_ok, first_fail) = (f.times("last_ok")?, f.times("first_failing")?);
     let mut out = HashMap::with_capacity(c.len());
     for (i, key) in itertools_zip6(c, n, k, w, ct, ctl).enumerate() {
-        if let Some(t) = t[i] {
-            out.insert(key, t);
+        let start = match (last_ok[i], first_fail[i]) {
+            (Some(ok), _) => {
+                let times = snapshots.get(&key.0).map(Vec::as_slice).unwrap_or_default();
+                times.get(times.partition_point(|t| *t <= ok)).map(|t| (*t, false))
+            }
+            (None, Some(first)) => {
+                let since_start = snapshots.get(&key.0).and_then(|t| t.first()).is_none_or(|t| first <= *t);
+                Some((first, since_start))
+            }
+            (None, None) => None,
+        };
+        if let Some(start) = start {
+            out.insert(key, start);
         }
     }
     Ok(out)
@@ -569,14 +587,17 @@ fn itertools_zip6(
     a.into_iter().zip(b).zip(c).zip(d).zip(e).zip(f).map(|(((((a, b), c), d), e), f)| (a, b, c, d, e, f))
 }
 
-/// Each cluster's first snapshot observed in the range.
-fn range_first_observed(f: &Frame) -> Result<HashMap<String, DateTime<Utc>>, ReportError> {
+/// Each cluster's snapshot times in the range, sorted.
+fn range_observed(f: &Frame) -> Result<HashMap<String, Vec<DateTime<Utc>>>, ReportError> {
     let (c, t) = (f.strings("cluster")?, f.times("observed_at")?);
-    let mut out: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut out: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
     for (c, t) in c.into_iter().zip(t) {
         if let Some(t) = t {
-            out.entry(c).and_modify(|m| *m = (*m).min(t)).or_insert(t);
+            out.entry(c).or_default().push(t);
         }
+    }
+    for v in out.values_mut() {
+        v.sort_unstable();
     }
     Ok(out)
 }
@@ -592,11 +613,7 @@ fn range_digest(f: &Frame) -> Result<(u64, String), ReportError> {
     Ok((lines.len() as u64, format!("sha256:{}", h.finish_hex())))
 }
 
-fn read_findings(
-    f: &Frame,
-    first: &HashMap<ResourceKey, DateTime<Utc>>,
-    range_first: &HashMap<String, DateTime<Utc>>,
-) -> Result<Vec<Finding>, ReportError> {
+fn read_findings(f: &Frame, first: &HashMap<ResourceKey, (DateTime<Utc>, bool)>) -> Result<Vec<Finding>, ReportError> {
     let s = |c: &str| f.strings(c);
     let (cluster, group, ns, kind, name, container) =
         (s("cluster")?, s("group_path")?, s("namespace")?, s("workload_kind")?, s("workload_name")?, s("container")?);
@@ -624,8 +641,7 @@ fn read_findings(
         let obs = observed[i].unwrap_or_default();
         // No failing row in the range (the cluster's newest snapshot predates it): the
         // snapshot that proves the finding is the first sighting the range can show.
-        let first_seen = first.get(&key).copied().unwrap_or(obs);
-        let since_start = range_first.get(&cluster[i]).is_none_or(|t| first_seen <= *t);
+        let (first_seen, since_start) = first.get(&key).copied().unwrap_or((obs, true));
         out.push(Finding {
             cluster: cluster[i].clone(),
             group_path: group[i].clone(),
