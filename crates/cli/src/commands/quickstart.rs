@@ -221,7 +221,7 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
         "\nCIS Kubernetes report, {} to {}: compliance {}, {} findings, signed into the lake as {}",
         report.meta.from,
         report.meta.to,
-        tarn_reports::csv::pct(report.summary.compliance_pct),
+        tarn_reports::csv::pct(report.summary.compliance_pct) + " %",
         report.summary.findings,
         committed.map(|c| c.entry_path.to_string()).unwrap_or_default()
     );
