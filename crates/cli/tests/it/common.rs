@@ -97,3 +97,17 @@ pub fn require_or_skip(available: bool, what: &str) -> bool {
     eprintln!("SKIPPED: {what} is not available");
     false
 }
+
+/// A fresh S3 lake URL under `prefix` and the `--s3-endpoint` to reach it, when the tests have
+/// an S3 API (`TARN_TEST_S3_ENDPOINT`, `TARN_TEST_S3_BUCKET`); `None` skips, unless
+/// `TARN_REQUIRE_S3` makes a missing S3 a failure.
+pub fn s3_lake(prefix: &str) -> Option<(String, String)> {
+    let (Ok(endpoint), Ok(bucket)) = (std::env::var("TARN_TEST_S3_ENDPOINT"), std::env::var("TARN_TEST_S3_BUCKET"))
+    else {
+        assert!(std::env::var("TARN_REQUIRE_S3").is_err(), "TARN_REQUIRE_S3 is set but no S3 endpoint is configured");
+        eprintln!("SKIPPED: S3 not configured");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    Some((format!("s3://{bucket}/{prefix}/{nanos}"), endpoint))
+}

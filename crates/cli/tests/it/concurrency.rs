@@ -65,13 +65,8 @@ fn eight_concurrent_scans_on_a_local_lake() {
 
 #[test]
 fn eight_concurrent_scans_on_s3() {
-    let (Ok(endpoint), Ok(bucket)) = (std::env::var("TARN_TEST_S3_ENDPOINT"), std::env::var("TARN_TEST_S3_BUCKET"))
-    else {
-        assert!(std::env::var("TARN_REQUIRE_S3").is_err(), "TARN_REQUIRE_S3 is set but no S3 endpoint is configured");
-        eprintln!("SKIPPED: S3 not configured");
+    let Some((lake, endpoint)) = s3_lake("cli-concurrency") else {
         return;
     };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let lake = format!("s3://{bucket}/cli-concurrency/{nanos}");
     eight_writers(&lake, &["--s3-endpoint", &endpoint, "--allow-http"]);
 }
