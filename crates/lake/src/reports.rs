@@ -219,7 +219,7 @@ pub async fn commit_report(
         }
         record.files.push(ReportFile { name: u.name, path: path.to_string(), media_type: u.media_type, size, sha256 });
     }
-    publish_key(lake, key).await?;
+    crate::writer::publish_key(lake, key).await?;
     let (seqs, _) = list_entries(lake).await?;
     let mut prev = match seqs.last() {
         Some(&s) => get_entry(lake, s).await?,
@@ -246,15 +246,6 @@ pub async fn commit_report(
         }
     }
     Err(LakeError::Contention { cluster: REPORT_LOG_PREFIX.into(), attempts: MAX_COMMIT_ATTEMPTS })
-}
-
-async fn publish_key(lake: &Lake, key: &SigningKeyPair) -> Result<()> {
-    let public = key.public();
-    let path = crate::paths::public_key(&public.key_id());
-    match lake.store().put_opts(&path, PutPayload::from(public.to_pem().into_bytes()), PutMode::Create.into()).await {
-        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]

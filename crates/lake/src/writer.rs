@@ -226,7 +226,7 @@ impl<'a> SnapshotWriter<'a> {
             Some(id) => id.clone(),
             None => {
                 let d = self.lake.ensure_descriptor().await?;
-                self.publish_key().await?;
+                publish_key(self.lake, self.key).await?;
                 self.lake_id = Some(d.lake_id.clone());
                 d.lake_id
             }
@@ -308,20 +308,15 @@ impl<'a> SnapshotWriter<'a> {
         let (hasher, size) = std::mem::take(&mut *state.lock().expect("hash state lock"));
         Ok((size, hasher.finish_hex()))
     }
+}
 
-    /// Leaves the public key in the lake for convenience. It is *not* a trust anchor:
-    /// auditors pass `--key` to verification.
-    async fn publish_key(&self) -> Result<()> {
-        let public = self.key.public();
-        let path = paths::public_key(&public.key_id());
-        match self
-            .lake
-            .store()
-            .put_opts(&path, PutPayload::from(public.to_pem().into_bytes()), PutMode::Create.into())
-            .await
-        {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+/// Leaves the writer's public key in the lake for convenience. It is *not* a trust anchor:
+/// auditors pass `--key` to verification.
+pub(crate) async fn publish_key(lake: &Lake, key: &SigningKeyPair) -> Result<()> {
+    let public = key.public();
+    let path = paths::public_key(&public.key_id());
+    match lake.store().put_opts(&path, PutPayload::from(public.to_pem().into_bytes()), PutMode::Create.into()).await {
+        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
