@@ -56,6 +56,10 @@ kubectl get pods -A -o json > pods.json && tarn eval --framework pss-baseline@v1
     /// on demand or on a schedule.
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Continuous-compliance alerts: rules over posture changes, delivered as CloudEvents to
+    /// webhooks, Slack or a file, with an outbox in the lake.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Run the query engine scaled out: Ballista scheduler and executor processes over a lake.
     #[command(
         subcommand,
@@ -801,4 +805,116 @@ pub struct ScheduleHistoryArgs {
     pub schedule: PathBuf,
     #[arg(long, value_enum, default_value = "table")]
     pub format: SummaryFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Alert rule files: check them, list their rules.
+    #[command(subcommand)]
+    Rules(AlertRulesCommand),
+    /// Dry run: evaluate one rule over the newest snapshots of every cluster and print the
+    /// events it would fire (ignores cooldowns and what fired before; writes nothing).
+    #[command(
+        after_help = "Example:\n  tarn alerts test --rules alerts.yaml --rule pss-regressions --lake ./tarn-lake --last 5"
+    )]
+    Test(AlertTestArgs),
+    /// Evaluate every newly committed snapshot (and staleness) on a poll interval and deliver
+    /// the events; runs until interrupted, or once with --once.
+    #[command(after_help = "Events are stored under alerts/ in the lake and queued per sink before delivery, so a \
+restart neither repeats nor loses one. Secrets come from the environment variables the rules file names.\n\n\
+Example:\n  TARN_HOOK_TOKEN=... tarn alerts run --rules alerts.yaml --lake s3://evidence/tarn --poll 5s")]
+    Run(AlertRunArgs),
+    /// Emitted alerts and their delivery outcome per sink.
+    History(AlertHistoryArgs),
+    /// Put dead-lettered events of a sink back in its outbox (the next `alerts run` re-sends them).
+    Redeliver(AlertRedeliverArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertRulesCommand {
+    /// Parse and check rule files; errors name the file, line, column and field.
+    #[command(after_help = "Example rules file: fixtures/alerts/rules.example.yaml")]
+    Validate(AlertRulesValidateArgs),
+    /// List the rules of a file: condition, scope, filters, cooldown and sinks.
+    List(AlertRulesListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AlertRulesValidateArgs {
+    /// Rule files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AlertRulesListArgs {
+    /// Rules file.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AlertTestArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Rules file.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+    /// The rule to try.
+    #[arg(long, value_name = "RULE")]
+    pub rule: String,
+    /// Newest snapshots per cluster to evaluate (each against the one before it).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub last: u64,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AlertRunArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Rules file.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+    /// How often to look for new snapshots and check staleness.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub poll: std::time::Duration,
+    /// One pass, deliver what is queued, exit (0: all delivered; 1: some dead-lettered or left).
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AlertHistoryArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Only this rule.
+    #[arg(long, value_name = "RULE")]
+    pub rule: Option<String>,
+    /// Only this cluster.
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+    /// Events at or after this time (RFC 3339, a date = midnight UTC, or now).
+    #[arg(long, value_parser = parse_time_arg)]
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub to: Option<DateTime<Utc>>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ResultFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AlertRedeliverArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// The sink whose dead letters to re-queue.
+    #[arg(long, value_name = "SINK")]
+    pub sink: String,
+    /// Only this event (default: every dead letter of the sink).
+    #[arg(long, value_name = "EVENT_ID")]
+    pub event: Option<String>,
 }

@@ -31,12 +31,14 @@
 //! # });
 //! ```
 
+pub mod alerts;
 pub mod catalog;
 pub mod compact;
 mod error;
 pub mod index;
 pub mod log;
 pub mod paths;
+pub mod reader;
 pub mod reports;
 mod store;
 pub mod verify;

@@ -211,6 +211,15 @@ async fn tail(lake: &Lake, cluster: &ClusterName) -> Result<Option<RawEntry>> {
     listed_tail(lake, cluster).await
 }
 
+/// The newest entry of a cluster's log: the hinted tail, then forward to the real end.
+pub async fn head(lake: &Lake, cluster: &ClusterName) -> Result<Option<RawEntry>> {
+    let Some(mut last) = tail(lake, cluster).await? else { return Ok(None) };
+    while let Some(next) = get_entry(lake, cluster, last.seq + 1).await? {
+        last = next;
+    }
+    Ok(Some(last))
+}
+
 /// How far back from the tail [`find_recent`] looks.
 const RECENT_DEPTH: u64 = 64;
 
@@ -224,11 +233,7 @@ pub async fn find_recent(
     snapshot_id: &tarn_model::SnapshotId,
     not_before: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<(RawEntry, LogEntry)>> {
-    // The hinted tail, then forward to the real end of the log.
-    let Some(mut last) = tail(lake, cluster).await? else { return Ok(None) };
-    while let Some(next) = get_entry(lake, cluster, last.seq + 1).await? {
-        last = next;
-    }
+    let Some(last) = head(lake, cluster).await? else { return Ok(None) };
     let stop = last.seq.saturating_sub(RECENT_DEPTH);
     let mut current = Some(last);
     while let Some(r) = current {

@@ -13,6 +13,9 @@
 //! compacted/cluster=<c>/date=<d>/<id>.parquet                  one cluster-day's snapshots in one object (derived)
 //! _tarn/compactions/cluster=<c>/date=<d>/<id>.json             what a compacted object was built from
 //! ```
+//!
+//! Report keys (`reports/`) are built in [`crate::reports`], alert keys (`alerts/`) in
+//! [`crate::alerts`], next to the records stored there.
 
 use chrono::NaiveDate;
 use object_store::path::Path;

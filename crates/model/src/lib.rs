@@ -18,12 +18,14 @@
 //! ```
 
 mod clock;
+mod glob;
 mod ids;
 mod row;
 pub mod schema;
 mod snapshot;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use glob::glob_match;
 pub use ids::{ClusterName, GroupPath, IdError, SnapshotId};
 pub use row::{EvaluationRow, Severity, Status, StatusCounts};
 pub use snapshot::{AgentInfo, ControlRollup, SnapshotRecord};

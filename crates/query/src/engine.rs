@@ -16,8 +16,8 @@ use crate::posture::{PostureAtFunc, PostureBetweenFunc, PostureDiffFunc};
 use crate::remote::{IndexSource, RemoteScans, TarnLogicalCodec};
 use crate::scan::LAKE_STORE_URL;
 use crate::tables::{
-    CatalogTable, CatalogTableKind, ControlInfo, EvaluationsTable, clusters_batch, controls_batch, controls_schema,
-    groups_batch,
+    CatalogTable, CatalogTableKind, ControlInfo, EvaluationsTable, alerts_batch, alerts_schema, clusters_batch,
+    controls_batch, controls_schema, deliveries_batch, deliveries_schema, groups_batch,
 };
 
 /// Per-query limits and the staleness bound.
@@ -112,7 +112,23 @@ impl QueryEngine {
     /// Opens the catalog index and registers the tables and table functions.
     pub async fn open(lake: &Lake, opts: QueryOptions) -> Result<Self, QueryError> {
         let index = CatalogIndex::open(lake).await?;
-        Self::with_index(index, opts)
+        let engine = Self::with_index(index, opts)?;
+        engine.register_alerts(lake).await?;
+        Ok(engine)
+    }
+
+    /// Registers `alerts` (every emitted event) and `alert_deliveries` (each event's outcome
+    /// per sink), read from the lake's `alerts/` area. Empty tables when no alerts ran.
+    pub async fn register_alerts(&self, lake: &Lake) -> Result<(), QueryError> {
+        let events = tarn_lake::alerts::events(lake).await.map_err(QueryError::from)?;
+        let (settled, pending) = tarn_lake::alerts::deliveries(lake).await.map_err(QueryError::from)?;
+        let a = alerts_batch(&events)?;
+        let d = deliveries_batch(&settled, &pending)?;
+        for (name, batch) in [("alerts", a), ("alert_deliveries", d)] {
+            self.ctx.deregister_table(name)?;
+            self.ctx.register_table(name, Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))?;
+        }
+        Ok(())
     }
 
     pub fn with_index(index: Arc<CatalogIndex>, opts: QueryOptions) -> Result<Self, QueryError> {
@@ -150,6 +166,8 @@ impl QueryEngine {
         let groups = groups_batch(&index)?;
         ctx.register_table("groups", Arc::new(MemTable::try_new(groups.schema(), vec![vec![groups]])?))?;
         ctx.register_table("controls", Arc::new(MemTable::try_new(controls_schema(), vec![vec![]])?))?;
+        ctx.register_table("alerts", Arc::new(MemTable::try_new(alerts_schema(), vec![vec![]])?))?;
+        ctx.register_table("alert_deliveries", Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![]])?))?;
         let shared = Arc::new(Shared { index: index.clone(), staleness: opts.staleness });
         ctx.register_udtf("posture_at", Arc::new(PostureAtFunc(shared.clone())));
         ctx.register_udtf("posture_between", Arc::new(PostureBetweenFunc(shared.clone())));

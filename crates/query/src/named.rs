@@ -26,6 +26,8 @@ pub const NAMED: &[(&str, &str)] = &[
     ("report_first_failing", include_str!("../../../queries/report_first_failing.sql")),
     ("report_snapshots", include_str!("../../../queries/report_snapshots.sql")),
     ("report_range_snapshots", include_str!("../../../queries/report_range_snapshots.sql")),
+    ("alert_privileged_running", include_str!("../../../queries/alert_privileged_running.sql")),
+    ("alert_history", include_str!("../../../queries/alert_history.sql")),
 ];
 
 /// A parsed named query.

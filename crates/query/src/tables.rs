@@ -312,3 +312,121 @@ pub fn controls_batch(controls: &[ControlInfo]) -> Result<RecordBatch> {
         ],
     )?)
 }
+
+fn ts_field(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())), nullable)
+}
+
+fn ts_array(v: impl IntoIterator<Item = Option<chrono::DateTime<chrono::Utc>>>) -> ArrayRef {
+    Arc::new(
+        TimestampMicrosecondArray::from(v.into_iter().map(|t| t.map(|t| t.timestamp_micros())).collect::<Vec<_>>())
+            .with_timezone("UTC"),
+    )
+}
+
+/// Schema of the `alerts` table: one row per emitted event (`schemas/query.md`).
+pub fn alerts_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new("type", DataType::Utf8, false),
+        ts_field("time", false),
+        ts_field("emitted_at", false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("cluster", DataType::Utf8, false),
+        Field::new("group_path", DataType::Utf8, false),
+        Field::new("subject", DataType::Utf8, false),
+        Field::new("snapshot_id", DataType::Utf8, true),
+        Field::new("seq", DataType::UInt64, true),
+        Field::new("summary", DataType::Utf8, false),
+        Field::new("sinks", DataType::Utf8, false),
+        Field::new("event", DataType::Utf8, false),
+    ]))
+}
+
+pub fn alerts_batch(events: &[tarn_lake::alerts::AlertRecord]) -> Result<RecordBatch> {
+    let s = |f: &dyn Fn(&tarn_lake::alerts::AlertRecord) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(events.iter().map(f)))
+    };
+    Ok(RecordBatch::try_new(
+        alerts_schema(),
+        vec![
+            s(&|e| e.event_id.clone()),
+            s(&|e| e.event_type.clone()),
+            ts_array(events.iter().map(|e| Some(e.time))),
+            ts_array(events.iter().map(|e| Some(e.emitted_at))),
+            s(&|e| e.rule.clone()),
+            s(&|e| e.severity.clone()),
+            s(&|e| e.cluster.clone()),
+            s(&|e| e.group_path.clone()),
+            s(&|e| e.subject.clone()),
+            Arc::new(StringArray::from(events.iter().map(|e| e.snapshot_id.clone()).collect::<Vec<_>>())),
+            Arc::new(UInt64Array::from(events.iter().map(|e| e.seq).collect::<Vec<_>>())),
+            s(&|e| e.summary.clone()),
+            s(&|e| e.sinks.join(",")),
+            s(&|e| e.event.to_string()),
+        ],
+    )?)
+}
+
+/// Schema of `alert_deliveries`: one row per (event, sink), `pending` while queued.
+pub fn deliveries_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new("sink", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("attempts", DataType::UInt64, true),
+        ts_field("queued_at", true),
+        ts_field("settled_at", true),
+        Field::new("http_status", DataType::UInt64, true),
+        Field::new("last_error", DataType::Utf8, true),
+    ]))
+}
+
+pub fn deliveries_batch(
+    settled: &[tarn_lake::alerts::DeliveryRecord],
+    pending: &[tarn_lake::alerts::OutboxEntry],
+) -> Result<RecordBatch> {
+    let n = settled.len() + pending.len();
+    let mut event_id = Vec::with_capacity(n);
+    let mut sink = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut attempts = Vec::with_capacity(n);
+    let mut queued = Vec::with_capacity(n);
+    let mut settled_at = Vec::with_capacity(n);
+    let mut http = Vec::with_capacity(n);
+    let mut error = Vec::with_capacity(n);
+    for d in settled {
+        event_id.push(d.event_id.clone());
+        sink.push(d.sink.clone());
+        status.push(d.status.as_str().to_string());
+        attempts.push(Some(u64::from(d.attempts)));
+        queued.push(None);
+        settled_at.push(Some(d.settled_at));
+        http.push(d.http_status.map(u64::from));
+        error.push(d.last_error.clone());
+    }
+    for p in pending {
+        event_id.push(p.event_id.clone());
+        sink.push(p.sink.clone());
+        status.push("pending".to_string());
+        attempts.push(None);
+        queued.push(Some(p.queued_at));
+        settled_at.push(None);
+        http.push(None);
+        error.push(None);
+    }
+    Ok(RecordBatch::try_new(
+        deliveries_schema(),
+        vec![
+            Arc::new(StringArray::from(event_id)),
+            Arc::new(StringArray::from(sink)),
+            Arc::new(StringArray::from(status)),
+            Arc::new(UInt64Array::from(attempts)),
+            ts_array(queued),
+            ts_array(settled_at),
+            Arc::new(UInt64Array::from(http)),
+            Arc::new(StringArray::from(error)),
+        ],
+    )?)
+}

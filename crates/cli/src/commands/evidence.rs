@@ -247,6 +247,7 @@ pub async fn open_engine(r: &QueryRunArgs) -> anyhow::Result<QueryEngine> {
         Engine::Ballista(addr) => QueryEngine::ballista(index, opts, Some(addr)).await?,
     }
     .with_controls(&catalog_controls())?;
+    engine.register_alerts(&lake).await?;
     for w in engine.warnings() {
         eprintln!("warning: left out unreadable log entry: {w}");
     }

@@ -1,9 +1,10 @@
 use crate::cli::{
-    AgentCommand, BenchCommand, Command, EngineCommand, EvidenceCommand, KeysCommand, LakeCommand, PoliciesCommand,
-    ReportsCommand, ScheduleCommand, TrustCommand,
+    AgentCommand, AlertRulesCommand, AlertsCommand, BenchCommand, Command, EngineCommand, EvidenceCommand, KeysCommand,
+    LakeCommand, PoliciesCommand, ReportsCommand, ScheduleCommand, TrustCommand,
 };
 
 mod agent;
+mod alerts;
 mod bench;
 mod engine;
 mod eval;
@@ -43,5 +44,11 @@ pub async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Reports(ReportsCommand::Schedule(ScheduleCommand::Validate(a))) => reports::validate(a),
         Command::Reports(ReportsCommand::Schedule(ScheduleCommand::Run(a))) => reports::run(a).await,
         Command::Reports(ReportsCommand::Schedule(ScheduleCommand::History(a))) => reports::history(a).await,
+        Command::Alerts(AlertsCommand::Rules(AlertRulesCommand::Validate(a))) => alerts::validate(a),
+        Command::Alerts(AlertsCommand::Rules(AlertRulesCommand::List(a))) => alerts::list(a),
+        Command::Alerts(AlertsCommand::Test(a)) => alerts::test(a).await,
+        Command::Alerts(AlertsCommand::Run(a)) => alerts::run(a).await,
+        Command::Alerts(AlertsCommand::History(a)) => alerts::history(a).await,
+        Command::Alerts(AlertsCommand::Redeliver(a)) => alerts::redeliver(a).await,
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `tarn` binary.
 
 mod agent_run;
+mod alerts;
 mod common;
 mod concurrency;
 mod eval;

@@ -2,6 +2,7 @@
 
 use super::builders::{self, GCB_HOSTED_WORKER};
 use super::refs::{BuilderId, verify_versioned_tag};
+use tarn_model::glob_match;
 
 /// The SLSA policy images are judged against.
 ///
@@ -41,26 +42,6 @@ impl Default for SlsaPolicy {
             min_level: 3,
         }
     }
-}
-
-/// `*` matches any run of characters; everything else literally.
-pub(crate) fn glob_match(pattern: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == s;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !s.starts_with(first) || s.len() < first.len() + last.len() || !s.ends_with(last) {
-        return false;
-    }
-    let mut rest = &s[first.len()..s.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 /// `builder_id` (`name@version` or `name`) is one of `entries`.

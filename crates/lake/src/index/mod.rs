@@ -494,61 +494,7 @@ async fn read_tail(lake: &Lake, cluster: &ClusterName, head: u64) -> Result<Vec<
 
 /// Rollups recomputed from a snapshot object's rows.
 pub async fn rollups_from_object(lake: &Lake, object_path: &str) -> Result<Vec<ControlRollup>> {
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let perr = |source| LakeError::ParquetRead { path: object_path.to_string(), source };
-    // Snapshot objects are small: one GET, then decode only the columns needed.
-    let bytes = lake.store().get(&Path::from(object_path)).await?.bytes().await?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(perr)?;
-    let wanted =
-        ["namespace", "workload_kind", "workload_name", "framework", "framework_version", "control_id", "status"];
-    let schema = builder.schema().clone();
-    let indices: Vec<usize> = wanted.iter().filter_map(|c| schema.index_of(c).ok()).collect();
-    if indices.len() != wanted.len() {
-        return Err(LakeError::CorruptCatalog {
-            path: object_path.to_string(),
-            reason: "missing evaluation columns".into(),
-        });
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-    let batches: Vec<_> =
-        builder.with_projection(mask).build().map_err(perr)?.collect::<std::result::Result<_, _>>()?;
-    let mut rows = Vec::new();
-    for b in batches {
-        let col = |n: &str| {
-            arrow::array::AsArray::as_string_opt::<i32>(b.column_by_name(n).expect("projected")).cloned().ok_or_else(
-                || LakeError::CorruptCatalog { path: object_path.to_string(), reason: format!("{n} is not utf8") },
-            )
-        };
-        let (ns, kind, name, fw, ver, ctl, st) = (
-            col("namespace")?,
-            col("workload_kind")?,
-            col("workload_name")?,
-            col("framework")?,
-            col("framework_version")?,
-            col("control_id")?,
-            col("status")?,
-        );
-        for i in 0..b.num_rows() {
-            rows.push(tarn_model::EvaluationRow {
-                namespace: ns.value(i).to_string(),
-                workload_kind: kind.value(i).to_string(),
-                workload_name: name.value(i).to_string(),
-                container: String::new(),
-                image: String::new(),
-                image_digest: String::new(),
-                framework: fw.value(i).to_string(),
-                framework_version: ver.value(i).to_string(),
-                control_id: ctl.value(i).to_string(),
-                status: st
-                    .value(i)
-                    .parse()
-                    .map_err(|e: String| LakeError::CorruptCatalog { path: object_path.to_string(), reason: e })?,
-                severity: tarn_model::Severity::Info,
-                message: String::new(),
-            });
-        }
-    }
+    let rows = crate::reader::read_rows(lake, object_path, crate::reader::Columns::Rollup).await?;
     Ok(ControlRollup::of(&rows))
 }
 
