@@ -258,7 +258,39 @@ pub async fn drain(
             out.left += (entries.len() - i) as u64;
             break;
         }
-        let Some(rec) = store::get_event(lake, &entry.event_id).await? else {
+        // Left behind by a crash after its outcome was recorded: only tidy up.
+        if let Some(done) = store::get_delivery(lake, &sink.name, &entry.event_id).await? {
+            if done.status == DeliveryStatus::Delivered {
+                store::drop_settled(lake, &sink.name, &entry.event_id).await?;
+                continue;
+            }
+            // A re-queued dead letter whose move aside was interrupted: finish it first.
+            store::requeue_dead(lake, &done, Utc::now()).await?;
+        }
+        let rec = match store::get_event(lake, &entry.event_id).await {
+            Ok(r) => r,
+            Err(tarn_lake::LakeError::CorruptEntry { reason, .. }) => {
+                let now = Utc::now();
+                store::settle(
+                    lake,
+                    &DeliveryRecord {
+                        event_id: entry.event_id.clone(),
+                        sink: sink.name.clone(),
+                        status: DeliveryStatus::Dead,
+                        attempts: 0,
+                        first_attempt_at: now,
+                        settled_at: now,
+                        http_status: None,
+                        last_error: Some(format!("unreadable event record: {reason}")),
+                    },
+                )
+                .await?;
+                out.dead += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(rec) = rec else {
             tracing::warn!(sink = %sink.name, event = %entry.event_id, "outbox entry without an event record; dead-lettered");
             let now = Utc::now();
             store::settle(

@@ -74,6 +74,10 @@ pub struct ClusterState {
     pub first_head: u64,
     #[serde(default)]
     pub rules: BTreeMap<String, RuleState>,
+    /// The last snapshot evaluated that could be read: the next one is compared with it
+    /// (unreadable snapshots in between are skipped and reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_seq: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -96,10 +100,20 @@ pub struct RuleState {
     /// Custom rules: digest of the rows last seen (empty: none).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rows_digest: String,
+    /// Threshold and custom rules: an event the cooldown held back (data, summary, severity),
+    /// sent with the first snapshot after the cooldown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_fire: Option<(Value, String, Severity)>,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+enum Step {
+    Snap(Box<Snap>),
+    Unreadable,
+    End,
 }
 
 /// One snapshot's facts as evaluation needs them.
@@ -124,6 +138,11 @@ impl Snap {
 
 /// Worst status per (namespace, kind, name, framework, control), with severity and message.
 type Posture = BTreeMap<(String, String, String, String, String), (Status, Severity, String)>;
+
+/// Rollups of a cluster's recent snapshots (threshold windows), oldest first.
+type History = VecDeque<(DateTime<Utc>, Vec<ControlRollup>)>;
+/// The posture computed for the last snapshot, by seq: the next snapshot's "previous".
+type PostureCache = Option<(u64, Arc<Posture>)>;
 
 fn posture(rows: &[EvaluationRow]) -> Posture {
     let mut out: Posture = BTreeMap::new();
@@ -246,6 +265,8 @@ pub struct Evaluator {
     cursors: std::sync::Mutex<BTreeMap<ClusterName, Cursor>>,
     /// Dry run: the events that would have been stored.
     dry_events: std::sync::Mutex<Vec<AlertRecord>>,
+    /// Checked between snapshots: a long catch-up stops promptly.
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Evaluator {
@@ -258,7 +279,14 @@ impl Evaluator {
             dry_run: false,
             cursors: Default::default(),
             dry_events: Default::default(),
+            stop: None,
         })
+    }
+
+    /// Stop between snapshots once `stop` turns true (progress so far is saved).
+    pub fn with_stop(mut self, stop: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     pub fn dry_run(mut self) -> Self {
@@ -282,6 +310,9 @@ impl Evaluator {
         out.clusters = clusters.len();
         let mut query: Option<tarn_query::QueryEngine> = None;
         for c in &clusters {
+            if self.stop.as_ref().is_some_and(|s| *s.borrow()) {
+                break;
+            }
             if let Err(e) = self.cluster(c, &mut out, &mut query).await {
                 // A cluster's problem never stops the others; the next pass retries it.
                 out.problems.push(format!("cluster {c}: {e}"));
@@ -304,10 +335,13 @@ impl Evaluator {
             let mut state = ClusterState::default();
             let mut prev = self.load(c, from - 1).await?;
             let mut history = self.history(c, prev.as_ref()).await?;
+            let mut cache = None;
             for seq in from..=head.seq {
                 let Some(snap) = self.load(c, seq).await? else { break };
                 out.snapshots += 1;
-                let evs = self.snapshot(&snap, prev.as_ref(), &mut history, &mut state, &mut query, &mut out).await?;
+                let evs = self
+                    .snapshot(&snap, prev.as_ref(), (&mut history, &mut cache), &mut state, &mut query, &mut out)
+                    .await?;
                 events.extend(evs);
                 history.push_back((snap.record.observed_at, snap.record.rollups.clone()));
                 prev = Some(snap);
@@ -330,11 +364,7 @@ impl Evaluator {
     }
 
     /// Rollups of the snapshots before `prev` within the longest threshold window, oldest first.
-    async fn history(
-        &self,
-        cluster: &ClusterName,
-        prev: Option<&Snap>,
-    ) -> Result<VecDeque<(DateTime<Utc>, Vec<ControlRollup>)>, AlertError> {
+    async fn history(&self, cluster: &ClusterName, prev: Option<&Snap>) -> Result<History, AlertError> {
         let window = self.max_window();
         let mut out = VecDeque::new();
         let (Some(window), Some(prev)) = (window, prev) else { return Ok(out) };
@@ -389,27 +419,44 @@ impl Evaluator {
             }
         };
         // The common case, nothing new: one GET.
-        let mut next = self.load(cluster, start).await?;
-        if next.is_none() {
+        let mut seq = start;
+        let mut next = self.step(cluster, seq, out).await?;
+        if matches!(next, Step::End) {
             if cursor.is_none() {
                 // An empty log: remember we have seen the cluster.
                 self.save_cursor(cluster, 0, &state, true).await?;
             }
             return Ok(());
         }
-        let mut prev = self.load(cluster, start - 1).await?;
+        let prev_seq = state.prev_seq.unwrap_or(start - 1);
+        let mut prev = match self.step(cluster, prev_seq, out).await? {
+            Step::Snap(s) => Some(*s),
+            _ => None,
+        };
         let mut history = self.history(cluster, prev.as_ref()).await?;
-        let mut seq = start;
+        let mut cache = None;
         let mut since_save = 0u32;
-        while let Some(snap) = next.take() {
+        loop {
+            let snap = match next {
+                Step::End => break,
+                Step::Unreadable => {
+                    seq += 1;
+                    next = self.step(cluster, seq, out).await?;
+                    continue;
+                }
+                Step::Snap(s) => *s,
+            };
             out.snapshots += 1;
             // State changes count only once the snapshot's events are stored.
             let mut next_state = state.clone();
-            match self.snapshot(&snap, prev.as_ref(), &mut history, &mut next_state, query, out).await {
+            let emitted;
+            match self.snapshot(&snap, prev.as_ref(), (&mut history, &mut cache), &mut next_state, query, out).await {
                 Ok(events) => {
+                    emitted = !events.is_empty();
                     for e in events {
                         self.store(e, out).await?;
                     }
+                    next_state.prev_seq = Some(seq);
                     state = next_state;
                 }
                 // A snapshot whose data cannot be read is named and skipped (the next one is
@@ -417,7 +464,7 @@ impl Evaluator {
                 Err(AlertError::Lake(e @ (LakeError::ParquetRead { .. } | LakeError::CorruptCatalog { .. }))) => {
                     out.problems.push(format!("cluster {cluster} seq {seq}: skipped, unreadable: {e}"));
                     seq += 1;
-                    next = self.load(cluster, seq).await?;
+                    next = self.step(cluster, seq, out).await?;
                     continue;
                 }
                 Err(e) => {
@@ -430,7 +477,8 @@ impl Evaluator {
             history.push_back((snap.record.observed_at, snap.record.rollups.clone()));
             match self.max_window() {
                 Some(w) => {
-                    while history.front().is_some_and(|(t, _)| *t < snap.record.observed_at - w) {
+                    let since = snap.record.observed_at.checked_sub_signed(w).unwrap_or(DateTime::<Utc>::MIN_UTC);
+                    while history.front().is_some_and(|(t, _)| *t < since) {
                         history.pop_front();
                     }
                 }
@@ -438,15 +486,38 @@ impl Evaluator {
             }
             prev = Some(snap);
             since_save += 1;
-            if since_save >= 50 {
+            // Save after every snapshot that fired (so a restart with edited rules cannot
+            // recompute those differently), and every 50 otherwise.
+            if emitted || since_save >= 50 {
                 self.save_cursor(cluster, seq, &state, false).await?;
                 since_save = 0;
             }
+            if self.stop.as_ref().is_some_and(|s| *s.borrow()) {
+                return Ok(());
+            }
             seq += 1;
-            next = self.load(cluster, seq).await?;
+            next = self.step(cluster, seq, out).await?;
         }
-        self.save_cursor(cluster, seq - 1, &state, false).await?;
+        if since_save > 0 || seq > start {
+            self.save_cursor(cluster, seq - 1, &state, false).await?;
+        }
         Ok(())
+    }
+
+    /// The snapshot at `seq`: `End` past the head, `Unreadable` (reported) for an entry that
+    /// cannot be parsed or whose rollups cannot be read; storage errors are errors.
+    async fn step(&self, cluster: &ClusterName, seq: u64, out: &mut PassOutcome) -> Result<Step, AlertError> {
+        match self.load(cluster, seq).await {
+            Ok(Some(s)) => Ok(Step::Snap(Box::new(s))),
+            Ok(None) => Ok(Step::End),
+            Err(AlertError::Lake(
+                e @ (LakeError::CorruptEntry { .. } | LakeError::ParquetRead { .. } | LakeError::CorruptCatalog { .. }),
+            )) => {
+                out.problems.push(format!("cluster {cluster} seq {seq}: skipped, unreadable: {e}"));
+                Ok(Step::Unreadable)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn save_cursor(
@@ -505,7 +576,7 @@ impl Evaluator {
         &self,
         snap: &Snap,
         prev: Option<&Snap>,
-        history: &mut VecDeque<(DateTime<Utc>, Vec<ControlRollup>)>,
+        (history, cache): (&mut History, &mut PostureCache),
         state: &mut ClusterState,
         query: &mut Option<tarn_query::QueryEngine>,
         out: &mut PassOutcome,
@@ -524,19 +595,29 @@ impl Evaluator {
         // Rows only when a transition rule needs them.
         let needs_rows = rules.iter().any(|r| matches!(r.condition, Condition::Transition { .. }));
         let (now_p, prev_p) = if needs_rows {
-            let now_rows = read_rows(&self.lake, &rec.object_path, Columns::All).await?;
-            let prev_rows = match prev {
-                Some(p) => read_rows(&self.lake, &p.record.object_path, Columns::All).await?,
-                None => Vec::new(),
+            let now_p = Arc::new(posture(&read_rows(&self.lake, &rec.object_path, Columns::All).await?));
+            // The previous snapshot's posture is usually the one computed for it last time.
+            let prev_p = match (prev, cache.take()) {
+                (Some(p), Some((seq, posture))) if seq == p.seq => posture,
+                (Some(p), _) => Arc::new(posture(&read_rows(&self.lake, &p.record.object_path, Columns::All).await?)),
+                (None, _) => Arc::new(Posture::new()),
             };
-            (posture(&now_rows), posture(&prev_rows))
+            *cache = Some((snap.seq, now_p.clone()));
+            (now_p, prev_p)
         } else {
-            (Posture::new(), Posture::new())
+            (Arc::new(Posture::new()), Arc::new(Posture::new()))
         };
         let mut events = Vec::new();
         for rule in rules {
-            let quiet = rule.skip_existing && snap.seq <= state.first_head;
+            // A custom rule added to a running setup learns the rows that already match before
+            // it announces changes (the others fire on changes only anyway).
+            let fresh = !state.rules.contains_key(&rule.name) && matches!(rule.condition, Condition::Custom { .. });
+            let quiet = rule.skip_existing && (snap.seq <= state.first_head || fresh);
             let rs = state.rules.entry(rule.name.clone()).or_default();
+            let cooldown = ChronoDuration::from_std(rule.cooldown).unwrap_or(ChronoDuration::MAX);
+            let cooling = rs.last_fired.is_some_and(|last| {
+                rec.observed_at < last.checked_add_signed(cooldown).unwrap_or(DateTime::<Utc>::MAX_UTC)
+            });
             let fired: Option<(Vec<Finding>, Value, String, Severity)> = match &rule.condition {
                 Condition::Transition { on } => {
                     let mut found = transitions(rule, on, &prev_p, &now_p, rec.observed_at);
@@ -548,6 +629,10 @@ impl Evaluator {
                         None
                     } else {
                         let worst = found.iter().chain(&rs.pending).map(|f| f.severity).max().unwrap_or(Severity::Info);
+                        if found.is_empty() && cooling {
+                            // Only held-back findings, still cooling down: wait.
+                            continue;
+                        }
                         let summary = transition_summary(&found, &rs.pending, rec.cluster.as_str());
                         Some((found, json!({}), summary, rule.severity.unwrap_or(worst)))
                     }
@@ -613,7 +698,8 @@ impl Evaluator {
                         e.index().cluster(&rec.cluster).is_some_and(|c| c.head_seq >= snap.seq)
                     };
                     if !query.as_ref().is_some_and(sees) {
-                        *query = Some(tarn_query::QueryEngine::open(&self.lake, Default::default()).await?);
+                        let index = tarn_lake::CatalogIndex::open(&self.lake).await?;
+                        *query = Some(tarn_query::QueryEngine::with_index(index, Default::default())?);
                     }
                     let engine = query.as_ref().expect("opened");
                     let values: BTreeMap<String, String> = q
@@ -631,7 +717,18 @@ impl Evaluator {
                         })
                         .collect();
                     let sql = q.render(&values).map_err(|e| AlertError::Rule(e.to_string()))?;
-                    let mut rows = rows_json(&engine.sql(&sql).await?)?;
+                    // A failing query is this rule's problem: reported, retried with the next
+                    // snapshot, and never in the way of the other rules.
+                    let rows = match engine.sql(&sql).await.map_err(AlertError::from).and_then(|b| rows_json(&b)) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            out.problems.push(format!(
+                                "rule {} on cluster {} seq {}: query {} failed: {e}",
+                                rule.name, rec.cluster, snap.seq, q.name
+                            ));
+                            continue;
+                        }
+                    };
                     let digest = if rows.is_empty() {
                         String::new()
                     } else {
@@ -641,7 +738,16 @@ impl Evaluator {
                     rs.rows_digest = digest;
                     if changed && !rows.is_empty() && !quiet {
                         let total = rows.len();
-                        rows.truncate(MAX_FINDINGS);
+                        // At most MAX_FINDINGS rows and 48 KiB of them: the event stays small.
+                        let mut size = 0;
+                        let rows: Vec<Value> = rows
+                            .into_iter()
+                            .take(MAX_FINDINGS)
+                            .take_while(|r| {
+                                size += r.to_string().len() + 1;
+                                size <= 48 * 1024
+                            })
+                            .collect();
                         let summary = format!("query {} returned {total} row(s) for {}", q.name, rec.cluster);
                         let body = json!({"query": q.name, "row_count": total, "rows": rows});
                         Some((Vec::new(), body, summary, rule.severity.unwrap_or(Severity::Medium)))
@@ -651,23 +757,31 @@ impl Evaluator {
                 }
                 Condition::Staleness { .. } => None,
             };
+            // A threshold or custom event the cooldown held back goes out with the first
+            // snapshot after it, unless a newer one replaces it.
+            let fired = match fired {
+                None if !cooling => rs.pending_fire.take().map(|(b, s, sev)| (Vec::new(), b, s, sev)),
+                f => f,
+            };
             let Some((found, body, summary, severity)) = fired else { continue };
-            // Cooldown: hold the findings back and announce them with the first event after it.
-            let cooldown = ChronoDuration::from_std(rule.cooldown).unwrap_or_default();
-            if let Some(last) = rs.last_fired
-                && rec.observed_at < last + cooldown
-            {
+            // Cooldown: hold the findings (or the event) back and announce them after it.
+            if cooling {
                 rs.suppressed += 1;
-                out.held_back += found.len() as u64;
-                for f in found {
-                    if rs.pending.len() < MAX_PENDING {
-                        rs.pending.push(f);
-                    } else {
-                        rs.pending_dropped += 1;
+                out.held_back += found.len().max(1) as u64;
+                if matches!(rule.condition, Condition::Transition { .. }) {
+                    for f in found {
+                        if rs.pending.len() < MAX_PENDING {
+                            rs.pending.push(f);
+                        } else {
+                            rs.pending_dropped += 1;
+                        }
                     }
+                } else {
+                    rs.pending_fire = Some((body, summary, severity));
                 }
                 continue;
             }
+            rs.pending_fire = None;
             let mut all = std::mem::take(&mut rs.pending);
             all.extend(found);
             for f in &all {
@@ -831,8 +945,13 @@ impl Evaluator {
                 if !rule.scope.admits_cluster(c.as_str(), &rec.group_path) {
                     continue;
                 }
-                let limit = ChronoDuration::from_std(interval * missed).unwrap_or(ChronoDuration::MAX);
-                let stale_at = rec.ingested_at + limit;
+                let Some(stale_at) = interval
+                    .checked_mul(missed)
+                    .and_then(|d| ChronoDuration::from_std(d).ok())
+                    .and_then(|d| rec.ingested_at.checked_add_signed(d))
+                else {
+                    continue;
+                };
                 if now < stale_at {
                     continue;
                 }
@@ -894,11 +1013,11 @@ impl Evaluator {
                     sinks: rule.sinks.clone(),
                     event: event.to_structured(),
                 };
-                // Already announced for this silent period: nothing to do (and no second GET).
-                if !self.dry_run && store::get_event(&self.lake, &record.event_id).await?.is_some() {
-                    continue;
+                // Stored and queued again each time: both are create-only, so this only repairs
+                // an earlier attempt that stored the event but failed to queue it.
+                if let Err(e) = self.store(record, &mut out).await {
+                    out.problems.push(format!("cluster {c}: {e}"));
                 }
-                self.store(record, &mut out).await?;
             }
         }
         Ok(out)

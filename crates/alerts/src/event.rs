@@ -191,7 +191,7 @@ fn check_time(t: &str) -> Result<(), String> {
             return Err(bad());
         }
     }
-    let offset = &t[i..];
+    let offset = t.get(i..).ok_or_else(bad)?;
     let offset_ok = matches!(offset, "Z" | "z")
         || (offset.len() == 6
             && matches!(offset.as_bytes()[0], b'+' | b'-')

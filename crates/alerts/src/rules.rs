@@ -25,9 +25,12 @@ pub struct Dur(pub Duration);
 impl TryFrom<String> for Dur {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        humantime::parse_duration(s.trim())
-            .map(Dur)
-            .map_err(|e| format!("{s:?} is not a duration like 90s, 5m, 1h or 7d: {e}"))
+        let d = humantime::parse_duration(s.trim())
+            .map_err(|e| format!("{s:?} is not a duration like 90s, 5m, 1h or 7d: {e}"))?;
+        if d > Duration::from_secs(10 * 366 * 86400) {
+            return Err(format!("{s:?}: at most 10 years"));
+        }
+        Ok(Dur(d))
     }
 }
 
@@ -140,7 +143,8 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 8, initial_backoff: Duration::from_secs(1), max_backoff: Duration::from_secs(300) }
+        // 12 attempts: about 1.4 hours of retrying (1 s doubling to 5 min) before a dead letter.
+        Self { attempts: 12, initial_backoff: Duration::from_secs(1), max_backoff: Duration::from_secs(300) }
     }
 }
 
@@ -678,8 +682,8 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<RuleSet, Rule
                 Condition::Threshold { framework: t.framework, below: t.below, drop }
             }
             ConditionSpec::Staleness(s) => {
-                if s.interval.0.is_zero() || s.missed == 0 {
-                    return Err(fail(Some("staleness"), "interval and missed must be more than 0".into()));
+                if s.interval.0.is_zero() || s.missed == 0 || s.missed > 1000 {
+                    return Err(fail(Some("staleness"), "interval must be more than 0, missed 1 to 1000".into()));
                 }
                 if !r.frameworks.is_empty() || !r.controls.is_empty() || r.min_severity.is_some() {
                     return Err(fail(

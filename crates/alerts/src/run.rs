@@ -49,7 +49,7 @@ pub async fn run(
     stop: watch::Receiver<bool>,
     progress: impl Fn(Progress) + Send + Sync + 'static,
 ) -> Result<RunSummary, AlertError> {
-    let evaluator = Evaluator::new(lake.clone(), rules.clone()).await?;
+    let evaluator = Evaluator::new(lake.clone(), rules.clone()).await?.with_stop(stop.clone());
     let senders: Vec<Sender> = rules.sinks.iter().cloned().map(Sender::new).collect();
     for s in &senders {
         let missing = s.missing_env();
@@ -99,12 +99,13 @@ pub async fn run(
                     break;
                 }
                 let mut stop = stop.clone();
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(opts.poll * 5) => {}
-                    _ = stop.wait_for(|s| *s) => {}
-                }
-                if *stop.borrow() {
+                let stopping = tokio::select! {
+                    _ = wake.notified() => false,
+                    _ = tokio::time::sleep(opts.poll * 5) => false,
+                    // A dropped sender counts as stop (never a busy loop).
+                    _ = stop.wait_for(|s| *s) => true,
+                };
+                if stopping || *stop.borrow() {
                     break;
                 }
             }
@@ -120,11 +121,12 @@ pub async fn run(
             }
         }
         let mut stop = stop.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(opts.poll) => {}
-            _ = stop.wait_for(|s| *s) => {}
-        }
-        if *stop.borrow() {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(opts.poll) => false,
+            // A dropped sender counts as stop (never a busy loop).
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        if stopping || *stop.borrow() {
             break;
         }
     }

@@ -163,11 +163,21 @@ pub async fn enqueue(lake: &Lake, entry: &OutboxEntry) -> Result<Created> {
 }
 
 /// A sink's outbox, oldest event first.
+/// An unreadable entry is named in the log and left out (it would otherwise block the whole
+/// sink); its event is still in `alerts/events/`.
 pub async fn outbox(lake: &Lake, sink: &str) -> Result<Vec<OutboxEntry>> {
     let prefix = Path::from(format!("{OUTBOX}/sink={sink}"));
     let keys: Vec<Path> = lake.store().list(Some(&prefix)).map_ok(|m| m.location).try_collect().await?;
     let mut out: Vec<OutboxEntry> = futures::stream::iter(keys)
-        .map(|k| async move { get_json::<OutboxEntry>(lake, &k).await })
+        .map(|k| async move {
+            match get_json::<OutboxEntry>(lake, &k).await {
+                Err(LakeError::CorruptEntry { path, reason }) => {
+                    tracing::warn!(%path, "unreadable outbox entry left out: {reason}");
+                    Ok(None)
+                }
+                r => r,
+            }
+        })
         .buffer_unordered(16)
         .try_filter_map(|e| async move { Ok(e) })
         .try_collect()
@@ -190,24 +200,33 @@ pub async fn settle(lake: &Lake, rec: &DeliveryRecord) -> Result<Created> {
     Ok(created)
 }
 
-/// Puts a dead-lettered event back in its sink's outbox (the dead-letter record is kept,
-/// renamed aside so the outcome history survives).
+/// Puts a dead-lettered event back in its sink's outbox. Order: the outbox entry first, then
+/// the dead letter is copied aside (`requeued/`, so the outcome history survives) and removed;
+/// a crash in between leaves the event queued, and delivery then finishes moving the dead
+/// letter aside before it sends.
 pub async fn requeue_dead(lake: &Lake, rec: &DeliveryRecord, now: DateTime<Utc>) -> Result<()> {
-    let key = delivery_key(&rec.sink, &rec.event_id);
-    let aside =
-        Path::from(format!("{DELIVERIES}/sink={}/requeued/{}-{}.json", rec.sink, rec.event_id, now.timestamp()));
-    put_create(lake, &aside, rec).await?;
-    lake.store().delete(&key).await?;
     let event = get_event(lake, &rec.event_id).await?.ok_or_else(|| LakeError::CorruptEntry {
         path: event_key(&rec.event_id).to_string(),
         reason: "dead-lettered event has no event record".into(),
     })?;
-    enqueue(
-        lake,
-        &OutboxEntry { event_id: rec.event_id.clone(), sink: rec.sink.clone(), queued_at: now, event_time: event.time },
-    )
-    .await?;
-    Ok(())
+    let entry =
+        OutboxEntry { event_id: rec.event_id.clone(), sink: rec.sink.clone(), queued_at: now, event_time: event.time };
+    put_create(lake, &outbox_key(&rec.sink, &rec.event_id), &entry).await?;
+    let aside =
+        Path::from(format!("{DELIVERIES}/sink={}/requeued/{}-{}.json", rec.sink, rec.event_id, now.timestamp()));
+    put_create(lake, &aside, rec).await?;
+    match lake.store().delete(&delivery_key(&rec.sink, &rec.event_id)).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes an outbox entry whose outcome is already recorded (left by a crash between the two).
+pub async fn drop_settled(lake: &Lake, sink: &str, event_id: &str) -> Result<()> {
+    match lake.store().delete(&outbox_key(sink, event_id)).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Every stored event, oldest first.

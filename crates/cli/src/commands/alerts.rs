@@ -289,9 +289,13 @@ pub async fn redeliver(a: AlertRedeliverArgs) -> anyhow::Result<u8> {
         return Ok(if a.event.is_some() { exit::FAILED } else { exit::OK });
     }
     let now = Utc::now();
+    let mut failed = 0;
     for d in &dead {
-        store::requeue_dead(&lake, d, now).await?;
+        if let Err(e) = store::requeue_dead(&lake, d, now).await {
+            eprintln!("event {}: not re-queued: {e}", d.event_id);
+            failed += 1;
+        }
     }
-    eprintln!("re-queued {} event(s) for sink {}; the next `tarn alerts run` sends them", dead.len(), a.sink);
-    Ok(exit::OK)
+    eprintln!("re-queued {} event(s) for sink {}; the next `tarn alerts run` sends them", dead.len() - failed, a.sink);
+    Ok(if failed == 0 { exit::OK } else { exit::FAILED })
 }

@@ -241,5 +241,8 @@ pub async fn run(a: QuickstartArgs) -> anyhow::Result<u8> {
     println!(
         "  duckdb -c \"select cluster, count(*) from read_parquet('{lake_arg}/evaluations/**/*.parquet', hive_partitioning=true) group by all\""
     );
+    if let Some(rules) = root.parent().map(|f| f.join("alerts/rules.example.yaml")).filter(|p| p.exists()) {
+        println!("  tarn alerts test --lake {lake_arg} --rules {} --rule pss-regressions --last 30", rules.display());
+    }
     Ok(exit::OK)
 }

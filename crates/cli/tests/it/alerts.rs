@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::common::{keypair, ok, repo_root, require_or_skip, run, stderr, tarn};
+use super::common::{keypair, ok, repo_root, require_or_skip, run, s3_lake, stderr, tarn};
 
 /// The receiver process; killed on drop.
 struct Receiver {
@@ -115,6 +115,8 @@ struct Fleet {
     lake: String,
     key: PathBuf,
     minute: u32,
+    /// Lake options for every command (S3 endpoint).
+    extra: Vec<String>,
 }
 
 impl Fleet {
@@ -122,7 +124,14 @@ impl Fleet {
         let dir = tempfile::tempdir().unwrap();
         let (key, _) = keypair(dir.path());
         let lake = dir.path().join("lake").to_str().unwrap().to_string();
-        Fleet { dir, lake, key, minute: 0 }
+        Fleet { dir, lake, key, minute: 0, extra: Vec::new() }
+    }
+
+    fn on_s3(lake: String, endpoint: &str) -> Self {
+        let mut f = Fleet::new();
+        f.lake = lake;
+        f.extra = vec!["--s3-endpoint".into(), endpoint.into(), "--allow-http".into()];
+        f
     }
 
     fn path(&self) -> &Path {
@@ -140,6 +149,7 @@ impl Fleet {
             .arg(&self.key)
             .arg("--inventory")
             .arg(&inv)
+            .args(&self.extra)
             .env("COSIGN_PASSWORD", "")
             .output()
             .unwrap());
@@ -153,7 +163,7 @@ impl Fleet {
 
     fn alerts_once(&self, rules: &Path, env: &[(&str, &str)]) -> std::process::Output {
         let mut c = tarn();
-        c.args(["alerts", "run", "--once", "--lake", &self.lake, "--rules"]).arg(rules);
+        c.args(["alerts", "run", "--once", "--lake", &self.lake, "--rules"]).arg(rules).args(&self.extra);
         for (k, v) in env {
             c.env(k, v);
         }
@@ -502,4 +512,32 @@ fn rule_files_are_validated_with_locations() {
     let o = ok(&run(&["alerts", "rules", "list", "--rules", ex.to_str().unwrap(), "--format", "json"]));
     let v: Value = serde_json::from_str(&o).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn alerts_on_an_s3_lake_are_stored_queued_and_delivered_once() {
+    let Some((lake, endpoint)) = s3_lake("cli-alerts") else {
+        return;
+    };
+    let mut f = Fleet::on_s3(lake, &endpoint);
+    let file = f.path().join("s3-events.jsonl");
+    let rules = f.rules(
+        "s3.yaml",
+        &format!(
+            "sinks:\n  - name: log\n    type: file\n    path: {}\ndefaults:\n  sinks: [log]\nrules:\n  - name: r\n    \
+condition:\n      transition: {{}}\n",
+            file.display()
+        ),
+    );
+    f.scan("s3-c", &[]);
+    ok(&f.alerts_once(&rules, &[]));
+    f.scan("s3-c", &["web"]);
+    ok(&f.alerts_once(&rules, &[]));
+    ok(&f.alerts_once(&rules, &[]));
+    let lines = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    let mut args = vec!["alerts", "history", "--lake", f.lake.as_str(), "--format", "csv"];
+    args.extend(f.extra.iter().map(String::as_str));
+    let h = ok(&run(&args));
+    assert!(h.contains("log:delivered/1"), "{h}");
 }
