@@ -267,6 +267,9 @@ pub struct Evaluator {
     dry_events: std::sync::Mutex<Vec<AlertRecord>>,
     /// Checked between snapshots: a long catch-up stops promptly.
     stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Threshold windows kept between passes, by cluster, with the seq they end at: a pass
+    /// re-reads only what is new (a 24 h window of 5-minute snapshots is 288 log entries).
+    histories: std::sync::Mutex<BTreeMap<ClusterName, (u64, History)>>,
 }
 
 impl Evaluator {
@@ -280,6 +283,7 @@ impl Evaluator {
             cursors: Default::default(),
             dry_events: Default::default(),
             stop: None,
+            histories: Default::default(),
         })
     }
 
@@ -433,7 +437,11 @@ impl Evaluator {
             Step::Snap(s) => Some(*s),
             _ => None,
         };
-        let mut history = self.history(cluster, prev.as_ref()).await?;
+        let kept = self.histories.lock().expect("not poisoned").remove(cluster);
+        let mut history = match (kept, &prev) {
+            (Some((seq, h)), Some(p)) if seq == p.seq => h,
+            _ => self.history(cluster, prev.as_ref()).await?,
+        };
         let mut cache = None;
         let mut since_save = 0u32;
         loop {
@@ -500,6 +508,9 @@ impl Evaluator {
         }
         if since_save > 0 || seq > start {
             self.save_cursor(cluster, seq - 1, &state, false).await?;
+        }
+        if let (Some(p), Some(_)) = (&prev, self.max_window()) {
+            self.histories.lock().expect("not poisoned").insert(cluster.clone(), (p.seq, history));
         }
         Ok(())
     }
@@ -637,7 +648,67 @@ impl Evaluator {
                         Some((found, json!({}), summary, rule.severity.unwrap_or(worst)))
                     }
                 }
-                Condition::Threshold { framework, below, drop } => {
+                Condition::Threshold { framework, below: Some(below), whole_scope: Some(sc), .. } => {
+                    // The scope's score with this snapshot, and just before it (this cluster's
+                    // previous snapshot, every other cluster as it was): fires on the crossing.
+                    let engine = match self.engine_seeing(query, snap).await {
+                        Ok(e) => e,
+                        Err(e) => {
+                            out.problems.push(format!("rule {}: {e}", rule.name));
+                            continue;
+                        }
+                    };
+                    let at = |t: DateTime<Utc>| {
+                        format!(
+                            "SELECT control_id, compliance_pct FROM compliance_at({}, 'control', {}) \
+                             WHERE framework = {} AND evaluated > 0",
+                            sql_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                            sql_str(sc),
+                            sql_str(framework)
+                        )
+                    };
+                    let before_t = rec.observed_at - ChronoDuration::microseconds(1);
+                    let scored = async |sql: String| -> Result<Option<f64>, AlertError> {
+                        let rows = rows_json(&engine.sql(&sql).await?)?;
+                        let pcts: Vec<f64> = rows
+                            .iter()
+                            .filter(|r| {
+                                let c = r["control_id"].as_str().unwrap_or("");
+                                rule.controls.is_empty() || rule.controls.iter().any(|p| tarn_model::glob_match(p, c))
+                            })
+                            .filter_map(|r| r["compliance_pct"].as_f64())
+                            .collect();
+                        Ok((!pcts.is_empty()).then(|| pcts.iter().sum::<f64>() / pcts.len() as f64))
+                    };
+                    let (now_s, before_s) = match (scored(at(rec.observed_at)).await, scored(at(before_t)).await) {
+                        (Ok(a), Ok(b)) => (a, b),
+                        (Err(e), _) | (_, Err(e)) => {
+                            out.problems
+                                .push(format!("rule {} on cluster {} seq {}: {e}", rule.name, rec.cluster, snap.seq));
+                            continue;
+                        }
+                    };
+                    let holds = |s: Option<f64>| s.is_some_and(|s| s < *below);
+                    if holds(now_s) && !holds(before_s) && !quiet {
+                        let cur = now_s.expect("holds implies a score");
+                        let name = if sc.is_empty() { "the fleet" } else { sc.as_str() };
+                        let body = json!({
+                            "framework": framework,
+                            "scope": if sc.is_empty() { "/" } else { sc.as_str() },
+                            "compliance_percent": round2(cur),
+                            "previous_percent": before_s.map(round2),
+                            "below": below,
+                        });
+                        let summary = format!(
+                            "{framework} compliance of {name} is {cur:.2}% (below {below}%) after {} changed",
+                            rec.cluster
+                        );
+                        Some((Vec::new(), body, summary, rule.severity.unwrap_or(Severity::High)))
+                    } else {
+                        None
+                    }
+                }
+                Condition::Threshold { framework, below, drop, .. } => {
                     let cur = score(&rec.rollups, framework, rule);
                     let prev_score = prev.and_then(|p| score(&p.record.rollups, framework, rule));
                     let holds =
@@ -693,15 +764,7 @@ impl Evaluator {
                     }
                 }
                 Condition::Custom { query: q } => {
-                    // The engine's catalog view must include this snapshot: (re)open when not.
-                    let sees = |e: &tarn_query::QueryEngine| {
-                        e.index().cluster(&rec.cluster).is_some_and(|c| c.head_seq >= snap.seq)
-                    };
-                    if !query.as_ref().is_some_and(sees) {
-                        let index = tarn_lake::CatalogIndex::open(&self.lake).await?;
-                        *query = Some(tarn_query::QueryEngine::with_index(index, Default::default())?);
-                    }
-                    let engine = query.as_ref().expect("opened");
+                    let engine = self.engine_seeing(query, snap).await?;
                     let values: BTreeMap<String, String> = q
                         .params
                         .iter()
@@ -793,6 +856,23 @@ impl Evaluator {
             events.push(self.event(rule, snap, prev, all, body, summary, severity, held, dropped));
         }
         Ok(events)
+    }
+
+    /// A query engine whose catalog view includes `snap` ((re)opened when it does not). Without
+    /// the `alerts` tables: custom rules query posture, not alerts.
+    async fn engine_seeing<'q>(
+        &self,
+        query: &'q mut Option<tarn_query::QueryEngine>,
+        snap: &Snap,
+    ) -> Result<&'q tarn_query::QueryEngine, AlertError> {
+        let sees = |e: &tarn_query::QueryEngine| {
+            e.index().cluster(&snap.record.cluster).is_some_and(|c| c.head_seq >= snap.seq)
+        };
+        if !query.as_ref().is_some_and(sees) {
+            let index = tarn_lake::CatalogIndex::open(&self.lake).await?;
+            *query = Some(tarn_query::QueryEngine::with_index(index, Default::default())?);
+        }
+        Ok(query.as_ref().expect("opened"))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1022,6 +1102,11 @@ impl Evaluator {
         }
         Ok(out)
     }
+}
+
+/// A SQL string literal.
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn round2(x: f64) -> f64 {

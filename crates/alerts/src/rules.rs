@@ -270,6 +270,17 @@ struct ThresholdSpec {
     below: Option<f64>,
     drop: Option<f64>,
     within: Option<Dur>,
+    #[serde(default)]
+    per: Per,
+}
+
+/// What a threshold scores: each cluster, or the rule's scope as a whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Per {
+    #[default]
+    Cluster,
+    Scope,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +345,9 @@ pub enum Condition {
         framework: String,
         below: Option<f64>,
         drop: Option<(f64, Duration)>,
+        /// `per: scope`: the score of the rule's scope as a whole (`compliance_at` scope:
+        /// `""` for the fleet or a group path) instead of each cluster's.
+        whole_scope: Option<String>,
     },
     /// No snapshot for `missed × interval`.
     Staleness {
@@ -371,15 +385,18 @@ impl Condition {
             Condition::Transition { on } => {
                 format!("transition on {}", on.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","))
             }
-            Condition::Threshold { framework, below, drop } => {
+            Condition::Threshold { framework, below, drop, whole_scope } => {
                 let mut p = Vec::new();
+                if let Some(s) = whole_scope {
+                    p.push(format!("{} as a whole:", if s.is_empty() { "fleet" } else { s.as_str() }));
+                }
                 if let Some(b) = below {
                     p.push(format!("{framework} below {b}%"));
                 }
                 if let Some((d, w)) = drop {
                     p.push(format!("{framework} drops > {d} points within {}", humantime::format_duration(*w)));
                 }
-                p.join(" or ")
+                p.join(" or ").replacen(": or ", ": ", 1)
             }
             Condition::Staleness { interval, missed } => {
                 format!("no snapshot for {missed} × {}", humantime::format_duration(*interval))
@@ -679,7 +696,31 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<RuleSet, Rule
                 if t.below.is_none() && drop.is_none() {
                     return Err(fail(Some("threshold"), "give below, or drop with within, or both".into()));
                 }
-                Condition::Threshold { framework: t.framework, below: t.below, drop }
+                if !r.scope.namespaces.is_empty() || !r.scope.exclude_namespaces.is_empty() || r.min_severity.is_some()
+                {
+                    return Err(fail(
+                        Some("threshold"),
+                        "scores are per cluster and control: namespaces and min_severity do not apply (controls does)"
+                            .into(),
+                    ));
+                }
+                let whole_scope = match t.per {
+                    Per::Cluster => None,
+                    Per::Scope => {
+                        if drop.is_some() {
+                            return Err(fail(Some("per"), "per: scope takes below only (drop is per cluster)".into()));
+                        }
+                        if !r.scope.clusters.is_empty() || groups.len() > 1 {
+                            return Err(fail(
+                                Some("per"),
+                                "per: scope scores the fleet or one group: give at most one scope.groups entry and no clusters"
+                                    .into(),
+                            ));
+                        }
+                        Some(groups.first().map(|g| g.to_string()).unwrap_or_default())
+                    }
+                };
+                Condition::Threshold { framework: t.framework, below: t.below, drop, whole_scope }
             }
             ConditionSpec::Staleness(s) => {
                 if s.interval.0.is_zero() || s.missed == 0 || s.missed > 1000 {

@@ -52,12 +52,16 @@ impl Setup {
         }
     }
 
-    /// A snapshot observed `minutes` after t0 with `bad` workloads privileged.
+    /// A snapshot of c1 observed `minutes` after t0 with `bad` workloads privileged.
     async fn snap(&self, minutes: i64, bad: &[&str]) {
+        self.snap_in("c1", minutes, bad).await
+    }
+
+    async fn snap_in(&self, cluster: &str, minutes: i64, bad: &[&str]) {
         let at = self.t0 + Duration::minutes(minutes);
         let clock = FixedClock::new(at);
         let input = SnapshotInput {
-            cluster: "c1".parse().unwrap(),
+            cluster: cluster.parse().unwrap(),
             group_path: "/acme".parse().unwrap(),
             observed_at: at,
             evaluated_at: at,
@@ -165,4 +169,32 @@ async fn re_evaluation_after_a_lost_cursor_or_a_restart_stores_nothing_twice() {
     assert!(again.events.is_empty());
     assert_eq!(again.already_stored, 3);
     assert_eq!(s.events().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_scope_wide_threshold_fires_when_the_group_as_a_whole_crosses() {
+    let s = Setup::new();
+    let rules = format!(
+        "{SINK}rules:\n  - name: acme-floor\n    scope: {{ groups: [/acme] }}\n    condition:\n      \
+threshold: {{ framework: pss-baseline, below: 90, per: scope }}\n"
+    );
+    s.snap_in("c1", 0, &[]).await;
+    s.snap_in("c2", 0, &[]).await;
+    let ev = s.evaluator(&rules).await;
+    ev.pass().await.unwrap();
+    // c1 alone: privileged passes on 7 of 8 workloads across the group, (87.5 + 100) / 2 = 93.75 %.
+    s.snap_in("c1", 10, &["w1"]).await;
+    assert!(ev.pass().await.unwrap().events.is_empty());
+    // c2 too: 6 of 8, (75 + 100) / 2 = 87.5 %: the group crosses, at c2's snapshot.
+    s.snap_in("c2", 20, &["w1"]).await;
+    let p = ev.pass().await.unwrap();
+    assert_eq!(p.events.len(), 1, "{p:?}");
+    let e = &s.events().await[0];
+    assert_eq!(e.cluster, "c2");
+    assert_eq!(e.event["data"]["compliance_percent"], 87.5);
+    assert_eq!(e.event["data"]["previous_percent"], 93.75);
+    assert_eq!(e.event["data"]["scope"], "/acme");
+    // Worse, but already below: no second event.
+    s.snap_in("c1", 30, &["w1", "w2"]).await;
+    assert!(ev.pass().await.unwrap().events.is_empty());
 }

@@ -265,6 +265,7 @@ pub async fn history(a: AlertHistoryArgs) -> anyhow::Result<u8> {
         engine: Engine::Embedded,
     };
     let engine = open_engine(&run).await?;
+    engine.register_alerts(&a.lake.open_existing().await?).await?;
     let (schema, batches) = engine.query(&sql).await?;
     let format = match a.format {
         ResultFormat::Csv => tarn_query::format::OutputFormat::Csv,

@@ -247,7 +247,6 @@ pub async fn open_engine(r: &QueryRunArgs) -> anyhow::Result<QueryEngine> {
         Engine::Ballista(addr) => QueryEngine::ballista(index, opts, Some(addr)).await?,
     }
     .with_controls(&catalog_controls())?;
-    engine.register_alerts(&lake).await?;
     for w in engine.warnings() {
         eprintln!("warning: left out unreadable log entry: {w}");
     }
@@ -265,6 +264,10 @@ async fn run_sql(r: &QueryRunArgs, sql: &str) -> anyhow::Result<u8> {
         return Err(invalid("--format parquet writes a file: add --out FILE"));
     }
     let engine = open_engine(r).await?;
+    // The alert tables are read whole (one object per event): only for questions about them.
+    if sql.to_ascii_lowercase().contains("alert") {
+        engine.register_alerts(&r.lake.open_existing().await?).await?;
+    }
     let (schema, batches) = engine.query(sql).await?;
     let mut bytes = encode(&schema, &batches, format)?;
     if format == OutputFormat::Table {

@@ -508,10 +508,10 @@ fn rule_files_are_validated_with_locations() {
     assert!(e.contains("bad.yaml: line 8 column 40: rules[0].below (r): 120: a percentage, 0 to 100"), "{e}");
     let ex = repo_root().join("fixtures/alerts/rules.example.yaml");
     let o = ok(&run(&["alerts", "rules", "validate", ex.to_str().unwrap()]));
-    assert!(o.contains("4 rule(s), 3 sink(s), valid"), "{o}");
+    assert!(o.contains("5 rule(s), 3 sink(s), valid"), "{o}");
     let o = ok(&run(&["alerts", "rules", "list", "--rules", ex.to_str().unwrap(), "--format", "json"]));
     let v: Value = serde_json::from_str(&o).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 4);
+    assert_eq!(v.as_array().unwrap().len(), 5);
 }
 
 #[test]
