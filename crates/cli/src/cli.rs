@@ -849,7 +849,7 @@ pub struct AlertRulesValidateArgs {
 #[derive(Debug, clap::Args)]
 pub struct AlertRulesListArgs {
     /// Rules file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "TARN_ALERT_RULES", default_value = "alerts.yaml")]
     pub rules: PathBuf,
     #[arg(long, value_enum, default_value = "table")]
     pub format: SummaryFormat,
@@ -860,7 +860,7 @@ pub struct AlertTestArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
     /// Rules file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "TARN_ALERT_RULES", default_value = "alerts.yaml")]
     pub rules: PathBuf,
     /// The rule to try.
     #[arg(long, value_name = "RULE")]
@@ -877,7 +877,7 @@ pub struct AlertRunArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
     /// Rules file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "TARN_ALERT_RULES", default_value = "alerts.yaml")]
     pub rules: PathBuf,
     /// How often to look for new snapshots and check staleness.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
