@@ -198,3 +198,30 @@ threshold: {{ framework: pss-baseline, below: 90, per: scope }}\n"
     s.snap_in("c1", 30, &["w1", "w2"]).await;
     assert!(ev.pass().await.unwrap().events.is_empty());
 }
+
+#[tokio::test]
+async fn an_unreadable_snapshot_is_named_and_skipped_and_the_next_compares_with_the_last_readable() {
+    let s = Setup::new();
+    let rules = format!("{SINK}rules:\n  - name: r\n    condition:\n      transition: {{}}\n");
+    s.snap(0, &[]).await;
+    let ev = s.evaluator(&rules).await;
+    ev.pass().await.unwrap();
+    s.snap(10, &["w1"]).await;
+    s.snap(20, &["w1", "w2"]).await;
+    // Damage seq 2's object: its rows cannot be read.
+    let c: tarn_model::ClusterName = "c1".parse().unwrap();
+    let entry = tarn_lake::log::get_entry(&s.lake, &c, 2).await.unwrap().unwrap().parse().unwrap();
+    let path = object_store::path::Path::from(entry.snapshot.object_path.as_str());
+    s.lake.store().put(&path, object_store::PutPayload::from_static(b"not parquet")).await.unwrap();
+    let p = ev.pass().await.unwrap();
+    assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+    assert!(p.problems[0].contains("seq 2: skipped, unreadable"), "{:?}", p.problems);
+    // Seq 3 is compared with seq 1: both workloads are new failures, in one event.
+    assert_eq!(p.events.len(), 1);
+    assert_eq!(names(&s.events().await[0]), ["w1", "w2"]);
+    // A later pass does not trip over it again.
+    s.snap(30, &["w1", "w2", "w3"]).await;
+    let p = ev.pass().await.unwrap();
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert_eq!(names(&s.events().await[1]), ["w3"]);
+}

@@ -541,3 +541,40 @@ condition:\n      transition: {{}}\n",
     let h = ok(&run(&args));
     assert!(h.contains("log:delivered/1"), "{h}");
 }
+
+#[test]
+fn the_daemon_stops_cleanly_on_sigterm_and_keeps_what_is_queued() {
+    let mut f = Fleet::new();
+    let rules = f.rules(
+        "term.yaml",
+        "sinks:\n  - name: hook\n    type: webhook\n    url: http://127.0.0.1:9/\n    \
+retry: { attempts: 50, initial_backoff: 50ms, max_backoff: 100ms }\ndefaults:\n  sinks: [hook]\n\
+rules:\n  - name: r\n    condition:\n      transition: {}\n",
+    );
+    f.scan("t", &[]);
+    ok(&f.alerts_once(&rules, &[]));
+    f.scan("t", &["web"]);
+    // Nothing listens on port 9: the daemon keeps retrying until it is told to stop.
+    let mut daemon = tarn()
+        .args(["alerts", "run", "--poll", "100ms", "--lake", &f.lake, "--rules"])
+        .arg(&rules)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outbox = Path::new(&f.lake).join("alerts/outbox/sink=hook");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "the daemon never queued the event");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap().success());
+    let started = Instant::now();
+    let status = daemon.wait().unwrap();
+    assert!(status.success(), "exit {status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut daemon.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("stopping"), "{err}");
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1, "the event stays queued");
+}
