@@ -943,18 +943,7 @@ impl Evaluator {
                 data["findings_omitted"] =
                     (body["findings_total"].as_u64().unwrap_or(0) - findings.len() as u64).into();
             }
-            CloudEvent {
-                id: id.clone(),
-                source: source(&self.lake_id, rec.cluster.as_str()),
-                ty: rule.condition.event_type().to_string(),
-                subject: Some(subject(rec.group_path.as_str(), rec.cluster.as_str())),
-                time: rec.observed_at,
-                extensions: BTreeMap::from([
-                    ("tarnrule".to_string(), rule.name.clone()),
-                    ("tarnseverity".to_string(), severity.as_str().to_string()),
-                ]),
-                data,
-            }
+            self.cloud_event(rule, rec, &id, rec.observed_at, severity, data)
         };
         // Findings sorted worst first; as many as fit under the size bound.
         let mut findings = findings;
@@ -972,21 +961,30 @@ impl Evaluator {
             keep /= 2;
             event = ce(&findings[..keep], &body);
         }
-        AlertRecord {
-            event_id: id,
-            event_type: event.ty.clone(),
-            time: event.time,
-            emitted_at: Utc::now(),
-            rule: rule.name.clone(),
-            severity: severity.as_str().to_string(),
-            cluster: rec.cluster.to_string(),
-            group_path: rec.group_path.to_string(),
-            subject: event.subject.clone().unwrap_or_default(),
-            snapshot_id: Some(rec.snapshot_id.to_string()),
-            seq: Some(snap.seq),
-            summary,
-            sinks: rule.sinks.clone(),
-            event: event.to_structured(),
+        record(rule, snap, event, severity, summary)
+    }
+
+    /// The CloudEvent of an alert about `rec`'s cluster.
+    fn cloud_event(
+        &self,
+        rule: &Rule,
+        rec: &SnapshotRecord,
+        id: &str,
+        time: DateTime<Utc>,
+        severity: Severity,
+        data: Value,
+    ) -> CloudEvent {
+        CloudEvent {
+            id: id.to_string(),
+            source: source(&self.lake_id, rec.cluster.as_str()),
+            ty: rule.condition.event_type().to_string(),
+            subject: Some(subject(rec.group_path.as_str(), rec.cluster.as_str())),
+            time,
+            extensions: BTreeMap::from([
+                ("tarnrule".to_string(), rule.name.clone()),
+                ("tarnseverity".to_string(), severity.as_str().to_string()),
+            ]),
+            data,
         }
     }
 
@@ -1065,34 +1063,8 @@ impl Evaluator {
                     "stale_since": stale_at,
                     "links": {"verify": format!("tarn evidence verify --lake {url} --cluster {c}")},
                 });
-                let event = CloudEvent {
-                    id: id.clone(),
-                    source: source(&self.lake_id, c.as_str()),
-                    ty: rule.condition.event_type().to_string(),
-                    subject: Some(subject(rec.group_path.as_str(), c.as_str())),
-                    time: stale_at,
-                    extensions: BTreeMap::from([
-                        ("tarnrule".to_string(), rule.name.clone()),
-                        ("tarnseverity".to_string(), severity.as_str().to_string()),
-                    ]),
-                    data,
-                };
-                let record = AlertRecord {
-                    event_id: id,
-                    event_type: event.ty.clone(),
-                    time: stale_at,
-                    emitted_at: Utc::now(),
-                    rule: rule.name.clone(),
-                    severity: severity.as_str().into(),
-                    cluster: c.to_string(),
-                    group_path: rec.group_path.to_string(),
-                    subject: event.subject.clone().unwrap_or_default(),
-                    snapshot_id: Some(rec.snapshot_id.to_string()),
-                    seq: Some(snap.seq),
-                    summary,
-                    sinks: rule.sinks.clone(),
-                    event: event.to_structured(),
-                };
+                let event = self.cloud_event(rule, rec, &id, stale_at, severity, data);
+                let record = record(rule, &snap, event, severity, summary);
                 // Stored and queued again each time: both are create-only, so this only repairs
                 // an earlier attempt that stored the event but failed to queue it.
                 if let Err(e) = self.store(record, &mut out).await {
@@ -1107,6 +1079,27 @@ impl Evaluator {
 /// A SQL string literal.
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// What is stored of an event: the event itself plus the columns of the `alerts` table.
+fn record(rule: &Rule, snap: &Snap, event: CloudEvent, severity: Severity, summary: String) -> AlertRecord {
+    let rec = &snap.record;
+    AlertRecord {
+        event_id: event.id.clone(),
+        event_type: event.ty.clone(),
+        time: event.time,
+        emitted_at: Utc::now(),
+        rule: rule.name.clone(),
+        severity: severity.as_str().to_string(),
+        cluster: rec.cluster.to_string(),
+        group_path: rec.group_path.to_string(),
+        subject: event.subject.clone().unwrap_or_default(),
+        snapshot_id: Some(rec.snapshot_id.to_string()),
+        seq: Some(snap.seq),
+        summary,
+        sinks: rule.sinks.clone(),
+        event: event.to_structured(),
+    }
 }
 
 fn round2(x: f64) -> f64 {

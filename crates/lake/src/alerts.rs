@@ -163,27 +163,36 @@ pub async fn enqueue(lake: &Lake, entry: &OutboxEntry) -> Result<Created> {
 }
 
 /// A sink's outbox, oldest event first.
-/// An unreadable entry is named in the log and left out (it would otherwise block the whole
-/// sink); its event is still in `alerts/events/`.
 pub async fn outbox(lake: &Lake, sink: &str) -> Result<Vec<OutboxEntry>> {
-    let prefix = Path::from(format!("{OUTBOX}/sink={sink}"));
-    let keys: Vec<Path> = lake.store().list(Some(&prefix)).map_ok(|m| m.location).try_collect().await?;
-    let mut out: Vec<OutboxEntry> = futures::stream::iter(keys)
+    let mut out: Vec<OutboxEntry> = read_all(lake, &format!("{OUTBOX}/sink={sink}")).await?;
+    out.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    Ok(out)
+}
+
+/// Every JSON record under `prefix` (but not the `requeued/` history). An unreadable record is
+/// named in the log and left out, so one damaged object never blocks a sink or hides the rest.
+async fn read_all<T: for<'de> Deserialize<'de> + Send>(lake: &Lake, prefix: &str) -> Result<Vec<T>> {
+    let keys: Vec<Path> = lake
+        .store()
+        .list(Some(&Path::from(prefix)))
+        .map_ok(|m| m.location)
+        .try_filter(|k| futures::future::ready(!k.as_ref().contains("/requeued/")))
+        .try_collect()
+        .await?;
+    futures::stream::iter(keys)
         .map(|k| async move {
-            match get_json::<OutboxEntry>(lake, &k).await {
+            match get_json::<T>(lake, &k).await {
                 Err(LakeError::CorruptEntry { path, reason }) => {
-                    tracing::warn!(%path, "unreadable outbox entry left out: {reason}");
+                    tracing::warn!(%path, "unreadable alert record left out: {reason}");
                     Ok(None)
                 }
                 r => r,
             }
         })
-        .buffer_unordered(16)
+        .buffer_unordered(32)
         .try_filter_map(|e| async move { Ok(e) })
         .try_collect()
-        .await?;
-    out.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-    Ok(out)
+        .await
 }
 
 pub async fn get_delivery(lake: &Lake, sink: &str, event_id: &str) -> Result<Option<DeliveryRecord>> {
@@ -231,43 +240,14 @@ pub async fn drop_settled(lake: &Lake, sink: &str, event_id: &str) -> Result<()>
 
 /// Every stored event, oldest first.
 pub async fn events(lake: &Lake) -> Result<Vec<AlertRecord>> {
-    let prefix = Path::from(EVENTS);
-    let keys: Vec<Path> = lake.store().list(Some(&prefix)).map_ok(|m| m.location).try_collect().await?;
-    let mut out: Vec<AlertRecord> = futures::stream::iter(keys)
-        .map(|k| async move { get_json::<AlertRecord>(lake, &k).await })
-        .buffer_unordered(32)
-        .try_filter_map(|e| async move { Ok(e) })
-        .try_collect()
-        .await?;
+    let mut out: Vec<AlertRecord> = read_all(lake, EVENTS).await?;
     out.sort_by(|a, b| (a.time, &a.event_id).cmp(&(b.time, &b.event_id)));
     Ok(out)
 }
 
-/// Every settled delivery, and every outbox entry still waiting (as `None` status).
+/// Every settled delivery, and every outbox entry still waiting.
 pub async fn deliveries(lake: &Lake) -> Result<(Vec<DeliveryRecord>, Vec<OutboxEntry>)> {
-    let settled_prefix = Path::from(DELIVERIES);
-    let keys: Vec<Path> = lake
-        .store()
-        .list(Some(&settled_prefix))
-        .map_ok(|m| m.location)
-        .try_filter(|k| futures::future::ready(!k.as_ref().contains("/requeued/")))
-        .try_collect()
-        .await?;
-    let settled: Vec<DeliveryRecord> = futures::stream::iter(keys)
-        .map(|k| async move { get_json::<DeliveryRecord>(lake, &k).await })
-        .buffer_unordered(32)
-        .try_filter_map(|e| async move { Ok(e) })
-        .try_collect()
-        .await?;
-    let outbox_prefix = Path::from(OUTBOX);
-    let keys: Vec<Path> = lake.store().list(Some(&outbox_prefix)).map_ok(|m| m.location).try_collect().await?;
-    let pending: Vec<OutboxEntry> = futures::stream::iter(keys)
-        .map(|k| async move { get_json::<OutboxEntry>(lake, &k).await })
-        .buffer_unordered(32)
-        .try_filter_map(|e| async move { Ok(e) })
-        .try_collect()
-        .await?;
-    Ok((settled, pending))
+    Ok((read_all(lake, DELIVERIES).await?, read_all(lake, OUTBOX).await?))
 }
 
 /// How far alert evaluation has got in one cluster's log, and the rule state carried between
