@@ -267,9 +267,17 @@ pub async fn drain(
             // A re-queued dead letter whose move aside was interrupted: finish it first.
             store::requeue_dead(lake, &done, Utc::now()).await?;
         }
-        let rec = match store::get_event(lake, &entry.event_id).await {
-            Ok(r) => r,
-            Err(tarn_lake::LakeError::CorruptEntry { reason, .. }) => {
+        // An outbox entry whose event cannot be read cannot be sent: dead-lettered, with why.
+        let unsendable = match store::get_event(lake, &entry.event_id).await {
+            Ok(Some(rec)) => Ok(rec),
+            Ok(None) => Err("no event record".to_string()),
+            Err(tarn_lake::LakeError::CorruptEntry { reason, .. }) => Err(format!("unreadable event record: {reason}")),
+            Err(e) => return Err(e.into()),
+        };
+        let rec = match unsendable {
+            Ok(rec) => rec,
+            Err(why) => {
+                tracing::warn!(sink = %sink.name, event = %entry.event_id, "dead-lettered: {why}");
                 let now = Utc::now();
                 store::settle(
                     lake,
@@ -281,34 +289,13 @@ pub async fn drain(
                         first_attempt_at: now,
                         settled_at: now,
                         http_status: None,
-                        last_error: Some(format!("unreadable event record: {reason}")),
+                        last_error: Some(why),
                     },
                 )
                 .await?;
                 out.dead += 1;
                 continue;
             }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(rec) = rec else {
-            tracing::warn!(sink = %sink.name, event = %entry.event_id, "outbox entry without an event record; dead-lettered");
-            let now = Utc::now();
-            store::settle(
-                lake,
-                &DeliveryRecord {
-                    event_id: entry.event_id.clone(),
-                    sink: sink.name.clone(),
-                    status: DeliveryStatus::Dead,
-                    attempts: 0,
-                    first_attempt_at: now,
-                    settled_at: now,
-                    http_status: None,
-                    last_error: Some("no event record".into()),
-                },
-            )
-            .await?;
-            out.dead += 1;
-            continue;
         };
         let first = Utc::now();
         let mut attempt = 0u32;
