@@ -270,6 +270,8 @@ pub struct Evaluator {
     /// Threshold windows kept between passes, by cluster, with the seq they end at: a pass
     /// re-reads only what is new (a 24 h window of 5-minute snapshots is 288 log entries).
     histories: std::sync::Mutex<BTreeMap<ClusterName, (u64, History)>>,
+    /// The longest threshold `within` window of the rules, if any.
+    max_window: Option<ChronoDuration>,
 }
 
 impl Evaluator {
@@ -277,13 +279,21 @@ impl Evaluator {
         let d = lake.require_descriptor().await?;
         Ok(Self {
             lake,
-            rules,
             lake_id: d.lake_id,
             dry_run: false,
             cursors: Default::default(),
             dry_events: Default::default(),
             stop: None,
             histories: Default::default(),
+            max_window: rules
+                .rules
+                .iter()
+                .filter_map(|r| match &r.condition {
+                    Condition::Threshold { drop: Some((_, w)), .. } => ChronoDuration::from_std(*w).ok(),
+                    _ => None,
+                })
+                .max(),
+            rules,
         })
     }
 
@@ -369,7 +379,7 @@ impl Evaluator {
 
     /// Rollups of the snapshots before `prev` within the longest threshold window, oldest first.
     async fn history(&self, cluster: &ClusterName, prev: Option<&Snap>) -> Result<History, AlertError> {
-        let window = self.max_window();
+        let window = self.max_window;
         let mut out = VecDeque::new();
         let (Some(window), Some(prev)) = (window, prev) else { return Ok(out) };
         let since = prev.record.observed_at - window;
@@ -387,17 +397,6 @@ impl Evaluator {
             cur = self.load(cluster, seq).await?;
         }
         Ok(out)
-    }
-
-    fn max_window(&self) -> Option<ChronoDuration> {
-        self.rules
-            .rules
-            .iter()
-            .filter_map(|r| match &r.condition {
-                Condition::Threshold { drop: Some((_, w)), .. } => ChronoDuration::from_std(*w).ok(),
-                _ => None,
-            })
-            .max()
     }
 
     async fn cluster(
@@ -483,7 +482,7 @@ impl Evaluator {
                 }
             }
             history.push_back((snap.record.observed_at, snap.record.rollups.clone()));
-            match self.max_window() {
+            match self.max_window {
                 Some(w) => {
                     let since = snap.record.observed_at.checked_sub_signed(w).unwrap_or(DateTime::<Utc>::MIN_UTC);
                     while history.front().is_some_and(|(t, _)| *t < since) {
@@ -509,7 +508,7 @@ impl Evaluator {
         if since_save > 0 || seq > start {
             self.save_cursor(cluster, seq - 1, &state, false).await?;
         }
-        if let (Some(p), Some(_)) = (&prev, self.max_window()) {
+        if let (Some(p), Some(_)) = (&prev, self.max_window) {
             self.histories.lock().expect("not poisoned").insert(cluster.clone(), (p.seq, history));
         }
         Ok(())

@@ -97,15 +97,6 @@ pub enum Mode {
     Structured,
 }
 
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Binary => "binary",
-            Mode::Structured => "structured",
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SinkSpec {

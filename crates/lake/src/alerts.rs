@@ -202,10 +202,7 @@ pub async fn get_delivery(lake: &Lake, sink: &str, event_id: &str) -> Result<Opt
 /// Settles an outbox entry: records the outcome (create-only), then removes the entry.
 pub async fn settle(lake: &Lake, rec: &DeliveryRecord) -> Result<Created> {
     let created = put_create(lake, &delivery_key(&rec.sink, &rec.event_id), rec).await?;
-    match lake.store().delete(&outbox_key(&rec.sink, &rec.event_id)).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
+    drop_settled(lake, &rec.sink, &rec.event_id).await?;
     Ok(created)
 }
 

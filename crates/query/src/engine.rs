@@ -112,13 +112,12 @@ impl QueryEngine {
     /// Opens the catalog index and registers the tables and table functions.
     pub async fn open(lake: &Lake, opts: QueryOptions) -> Result<Self, QueryError> {
         let index = CatalogIndex::open(lake).await?;
-        let engine = Self::with_index(index, opts)?;
-        engine.register_alerts(lake).await?;
-        Ok(engine)
+        Self::with_index(index, opts)
     }
 
     /// Registers `alerts` (every emitted event) and `alert_deliveries` (each event's outcome
-    /// per sink), read from the lake's `alerts/` area. Empty tables when no alerts ran.
+    /// per sink), read from the lake's `alerts/` area. They are empty until this is called: the
+    /// records are read whole, so only callers asking about alerts pay for it.
     pub async fn register_alerts(&self, lake: &Lake) -> Result<(), QueryError> {
         let events = tarn_lake::alerts::events(lake).await.map_err(QueryError::from)?;
         let (settled, pending) = tarn_lake::alerts::deliveries(lake).await.map_err(QueryError::from)?;
